@@ -1,0 +1,129 @@
+//! Request correlation: the request id and W3C trace context a request
+//! carries (accepted from the caller or created), passed into outbound
+//! calls and events, and the one JSON log line written per request.
+
+use std::time::Instant;
+
+use crate::request::Request;
+
+/// What identifies a request across services.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub component: &'static str,
+    pub request_id: String,
+    /// Our `traceparent`: the caller's trace id with a span id of our own.
+    pub traceparent: String,
+    pub client_addr: String,
+    pub started: Instant,
+}
+
+impl Context {
+    pub fn from_request(component: &'static str, req: &Request) -> Self {
+        let request_id = req
+            .header("x-request-id")
+            .filter(|v| valid_request_id(v))
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let trace_id = req
+            .header("traceparent")
+            .and_then(parse_trace_id)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let span_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
+        let client_addr = req
+            .header("spin-client-addr")
+            .unwrap_or_default()
+            .to_string();
+        Self {
+            component,
+            request_id,
+            traceparent: format!("00-{trace_id}-{span_id}-01"),
+            client_addr,
+            started: Instant::now(),
+        }
+    }
+
+    /// The client's IP address without the port.
+    pub fn client_ip(&self) -> &str {
+        match self.client_addr.rsplit_once(':') {
+            Some((ip, _)) => ip.trim_start_matches('[').trim_end_matches(']'),
+            None => &self.client_addr,
+        }
+    }
+
+    /// Headers to forward on an outbound call made for this request.
+    pub fn outbound_headers(&self) -> Vec<(String, String)> {
+        vec![
+            ("x-request-id".into(), self.request_id.clone()),
+            ("traceparent".into(), self.traceparent.clone()),
+        ]
+    }
+
+    /// Writes the request's structured log line (one JSON object on stdout).
+    pub fn log(&self, method: &str, path: &str, status: u16, error: Option<&str>) {
+        let mut line = serde_json::json!({
+            "component": self.component,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": self.started.elapsed().as_secs_f64() * 1000.0,
+            "request_id": self.request_id,
+            "traceparent": self.traceparent,
+        });
+        if let Some(e) = error {
+            line["error"] = serde_json::json!(e);
+        }
+        println!("{line}");
+    }
+}
+
+fn valid_request_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The trace id of a version-00 `traceparent`, if well-formed and non-zero.
+fn parse_trace_id(header: &str) -> Option<String> {
+    let mut parts = header.trim().split('-');
+    let (version, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    if version != "00" || parts.next().is_some() || !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
+        return None;
+    }
+    if trace.bytes().all(|b| b == b'0') || span.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    Some(trace.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Method;
+
+    #[test]
+    fn keeps_the_callers_trace_and_request_id() {
+        let req = Request::new(
+            Method::Get,
+            "/",
+            &[
+                ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                ("x-request-id", "abc-123"),
+                ("spin-client-addr", "10.1.2.3:5555"),
+            ],
+            b"",
+        );
+        let ctx = Context::from_request("test", &req);
+        assert_eq!(ctx.request_id, "abc-123");
+        assert!(ctx.traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(!ctx.traceparent.contains("00f067aa0ba902b7"), "a new span id");
+        assert_eq!(ctx.client_ip(), "10.1.2.3");
+    }
+
+    #[test]
+    fn creates_ids_when_missing_or_malformed() {
+        let req = Request::new(Method::Get, "/", &[("traceparent", "garbage"), ("x-request-id", "has space")], b"");
+        let ctx = Context::from_request("test", &req);
+        assert_ne!(ctx.request_id, "has space");
+        assert_eq!(ctx.traceparent.len(), 55);
+        assert!(parse_trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
+    }
+}

@@ -1,0 +1,58 @@
+//! The entry point every component's handler runs through: read the
+//! request (with a body limit), build its context, run the handler, turn
+//! errors into problem+json, add correlation headers, log, respond.
+
+use std::future::Future;
+
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+
+use crate::context::Context;
+use crate::problem::ApiError;
+use crate::request::Request;
+use crate::response::Response;
+
+/// Runs `handler` for one request and writes its response.
+pub async fn serve<F, Fut>(
+    component: &'static str,
+    incoming: IncomingRequest,
+    out: ResponseOutparam,
+    body_limit: usize,
+    handler: F,
+) where
+    F: FnOnce(Request, Context) -> Fut,
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let req = Request::read(incoming, body_limit).await;
+    let ctx = Context::from_request(component, &req);
+    let (method, path) = (req.method, req.path.clone());
+    let response = respond(handler(req, ctx.clone()).await, &ctx, method.as_str(), &path);
+    response.send(out).await;
+}
+
+/// Renders a handler's result, logging it; separate so tests can use it.
+pub fn respond(result: Result<Response, ApiError>, ctx: &Context, method: &str, path: &str) -> Response {
+    let (mut response, error) = match result {
+        Ok(r) => (r, None),
+        Err(e) => {
+            let detail = match &e {
+                ApiError::Internal(inner) => format!("{inner:#}"),
+                other => other.to_string(),
+            };
+            (error_response(&e, ctx), Some(detail))
+        }
+    };
+    response.set_header("x-request-id", ctx.request_id.clone());
+    response.set_header("traceparent", ctx.traceparent.clone());
+    ctx.log(method, path, response.status, error.as_deref());
+    response
+}
+
+/// The problem+json response for an error.
+pub fn error_response(e: &ApiError, ctx: &Context) -> Response {
+    let mut r = Response::json(e.status(), &e.problem(&ctx.request_id))
+        .with_header("content-type", "application/problem+json");
+    for (k, v) in e.headers() {
+        r.set_header(k, v);
+    }
+    r
+}
