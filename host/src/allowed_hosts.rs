@@ -47,7 +47,8 @@ impl AllowedHosts {
             .iter()
             .map(|e| {
                 let e = e.as_ref();
-                AllowedHost::parse(e).with_context(|| format!("invalid allowed outbound host {e:?}"))
+                AllowedHost::parse(e)
+                    .with_context(|| format!("invalid allowed outbound host {e:?}"))
             })
             .collect::<Result<_>>()?;
         Ok(Self { entries })
@@ -191,7 +192,9 @@ impl PortPattern {
                 (lo, hi)
             }
             None => {
-                let p: u16 = spec.parse().with_context(|| format!("invalid port {spec:?}"))?;
+                let p: u16 = spec
+                    .parse()
+                    .with_context(|| format!("invalid port {spec:?}"))?;
                 (p, p)
             }
         };
@@ -287,7 +290,10 @@ mod tests {
             "foo://example.com",
             "http://example.com:99999",
         ] {
-            assert!(AllowedHosts::parse(&[bad]).is_err(), "{bad} should be rejected");
+            assert!(
+                AllowedHosts::parse(&[bad]).is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 }

@@ -14,7 +14,10 @@ use http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap, UpdateDeadline};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap,
+    UpdateDeadline,
+};
 use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -125,7 +128,10 @@ impl App {
         let mut linker: Linker<RequestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(&mut linker, |s| s)?;
+        SpinHost::add_to_linker::<_, wasmtime::component::HasSelf<RequestState>>(
+            &mut linker,
+            |s| s,
+        )?;
 
         let mut components = HashMap::new();
         for id in manifest.components.keys() {
@@ -133,15 +139,20 @@ impl App {
                 .with_context(|| format!("component {id:?}"))?;
             let path = manifest.source_path(id)?;
             let started = Instant::now();
-            let component = crate::compile::load_component(&engine, &path, options.cache_dir.as_deref())
-                .with_context(|| format!("component {id:?}"))?;
+            let component =
+                crate::compile::load_component(&engine, &path, options.cache_dir.as_deref())
+                    .with_context(|| format!("component {id:?}"))?;
             let pre = linker
                 .instantiate_pre(&component)
                 .map_err(anyhow::Error::from)
-                .with_context(|| format!("component {id:?} imports something spinshop-host does not provide"))?;
-            let pre = ProxyPre::new(pre).map_err(anyhow::Error::from).with_context(|| {
-                format!("component {id:?} does not export wasi:http/incoming-handler@0.2.x")
-            })?;
+                .with_context(|| {
+                    format!("component {id:?} imports something spinshop-host does not provide")
+                })?;
+            let pre = ProxyPre::new(pre)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!("component {id:?} does not export wasi:http/incoming-handler@0.2.x")
+                })?;
             tracing::debug!(component = %id, source = %path.display(), ms = started.elapsed().as_millis() as u64, "component ready");
             components.insert(
                 id.clone(),
@@ -246,7 +257,11 @@ impl App {
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return Dispatched { response, component: name, route: route_name };
+            return Dispatched {
+                response,
+                component: name,
+                route: route_name,
+            };
         };
         set_spin_headers(req.headers_mut(), route, client_addr, full_url);
 
@@ -329,7 +344,11 @@ impl App {
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         };
-        Dispatched { response, component: name, route: route_name }
+        Dispatched {
+            response,
+            component: name,
+            route: route_name,
+        }
     }
 
     fn new_store(&self, component: &LoadedComponent) -> Result<Store<RequestState>> {
@@ -380,7 +399,6 @@ impl App {
     pub fn component(&self, id: &str) -> Option<&LoadedComponent> {
         self.components.get(id)
     }
-
 }
 
 fn set_spin_headers(
@@ -390,7 +408,10 @@ fn set_spin_headers(
     full_url: &str,
 ) {
     let mut set = |name: &str, value: &str| {
-        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
             headers.insert(name, value);
         }
     };
@@ -402,7 +423,10 @@ fn set_spin_headers(
     set("spin-component-route", route.component_route());
     set("spin-client-addr", &client_addr.to_string());
     for (name, value) in &route.params {
-        set(&format!("spin-path-match-{}", name.to_ascii_lowercase()), value);
+        set(
+            &format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value,
+        );
     }
 }
 
@@ -462,7 +486,9 @@ fn spawn_epoch_ticker(engine: &Engine) {
             }
         })
         .map(|_| ())
-        .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the epoch ticker; time limits are off"));
+        .unwrap_or_else(
+            |e| tracing::error!(error = %e, "cannot start the epoch ticker; time limits are off"),
+        );
 }
 
 fn open_services(manifest: &Manifest, runtime: &RuntimeConfig) -> Result<Services> {
@@ -523,7 +549,10 @@ fn component_config(manifest: &Manifest, id: &str, app: &AppVariables) -> Result
     let hosts = decl
         .allowed_outbound_hosts
         .iter()
-        .map(|h| app.expand(h).with_context(|| format!("allowed_outbound_hosts entry {h:?}")))
+        .map(|h| {
+            app.expand(h)
+                .with_context(|| format!("allowed_outbound_hosts entry {h:?}"))
+        })
         .collect::<Result<Vec<_>>>()?;
     let files = decl
         .files
@@ -547,17 +576,26 @@ fn component_config(manifest: &Manifest, id: &str, app: &AppVariables) -> Result
 
 fn file_mount(base: &Path, mount: &FileMount) -> Result<(PathBuf, String)> {
     let (source, destination) = match mount {
-        FileMount::Placement { source, destination } => (source.as_str(), destination.clone()),
+        FileMount::Placement {
+            source,
+            destination,
+        } => (source.as_str(), destination.clone()),
         FileMount::Pattern(pattern) => {
             if pattern.contains(['*', '?', '[']) {
                 bail!("files pattern {pattern:?}: glob patterns are not supported by spinshop-host; mount a directory with {{ source, destination }}");
             }
-            (pattern.as_str(), format!("/{}", pattern.trim_start_matches("./")))
+            (
+                pattern.as_str(),
+                format!("/{}", pattern.trim_start_matches("./")),
+            )
         }
     };
     let host = base.join(source);
     if !host.is_dir() {
-        bail!("files entry {source:?}: spinshop-host mounts directories only, and {} is not one", host.display());
+        bail!(
+            "files entry {source:?}: spinshop-host mounts directories only, and {} is not one",
+            host.display()
+        );
     }
     Ok((host, destination))
 }

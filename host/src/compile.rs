@@ -10,8 +10,8 @@ use wasmtime::Engine;
 
 /// Compiles `path`, or loads its compiled form from `cache_dir`.
 pub fn load_component(engine: &Engine, path: &Path, cache_dir: Option<&Path>) -> Result<Component> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("cannot read component {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read component {}", path.display()))?;
     let Some(cache_dir) = cache_dir else {
         return Component::new(engine, &bytes)
             .map_err(anyhow::Error::from)
@@ -26,7 +26,9 @@ pub fn load_component(engine: &Engine, path: &Path, cache_dir: Option<&Path>) ->
         let loaded = unsafe { Component::deserialize_file(engine, &cached) };
         match loaded {
             Ok(component) => return Ok(component),
-            Err(e) => tracing::warn!(file = %cached.display(), error = %e, "ignoring unusable compiled component"),
+            Err(e) => {
+                tracing::warn!(file = %cached.display(), error = %e, "ignoring unusable compiled component")
+            }
         }
     }
     let component = Component::new(engine, &bytes)
@@ -47,7 +49,12 @@ fn cache_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
     0xa5u8.hash(&mut b);
     bytes.hash(&mut a);
     bytes.hash(&mut b);
-    dir.join(format!("{:016x}{:016x}-{}.cwasm", a.finish(), b.finish(), bytes.len()))
+    dir.join(format!(
+        "{:016x}{:016x}-{}.cwasm",
+        a.finish(),
+        b.finish(),
+        bytes.len()
+    ))
 }
 
 fn store(component: &Component, path: &Path) -> Result<()> {

@@ -61,8 +61,14 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("shutting down: no new connections; finishing requests in flight");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace_s = grace.as_secs(), "requests still in flight at the end of the grace period");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_s = grace.as_secs(),
+            "requests still in flight at the end of the grace period"
+        );
     }
 }
 
@@ -125,7 +131,11 @@ async fn handle(
 }
 
 /// Serves `GET /metrics` in Prometheus text format on its own listener.
-pub async fn serve_metrics(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+pub async fn serve_metrics(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -40,7 +40,11 @@ impl KvBackend {
         Ok(())
     }
 
-    async fn sql(&self, sql: &'static str, params: Vec<SqlValue>) -> Result<Vec<Vec<SqlValue>>, Error> {
+    async fn sql(
+        &self,
+        sql: &'static str,
+        params: Vec<SqlValue>,
+    ) -> Result<Vec<Vec<SqlValue>>, Error> {
         let KvBackend::Sqlite(pool) = self else {
             return Err(Error::Other("not a SQLite store".into()));
         };
@@ -71,11 +75,15 @@ impl KvBackend {
                         vec![SqlValue::Text(label.into()), SqlValue::Text(key)],
                     )
                     .await?;
-                Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()).and_then(|v| match v {
-                    SqlValue::Blob(b) => Some(b),
-                    SqlValue::Text(s) => Some(s.into_bytes()),
-                    _ => None,
-                }))
+                Ok(rows
+                    .into_iter()
+                    .next()
+                    .and_then(|r| r.into_iter().next())
+                    .and_then(|v| match v {
+                        SqlValue::Blob(b) => Some(b),
+                        SqlValue::Text(s) => Some(s.into_bytes()),
+                        _ => None,
+                    }))
             }
             KvBackend::Redis { .. } => {
                 let mut cmd = redis::cmd("GET");
@@ -95,7 +103,11 @@ impl KvBackend {
                 .sql(
                     "INSERT INTO spin_key_value (store, key, value) VALUES (?, ?, ?)
                      ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
-                    vec![SqlValue::Text(label.into()), SqlValue::Text(key), SqlValue::Blob(value)],
+                    vec![
+                        SqlValue::Text(label.into()),
+                        SqlValue::Text(key),
+                        SqlValue::Blob(value),
+                    ],
                 )
                 .await
                 .map(|_| ()),
@@ -179,7 +191,9 @@ impl KvBackend {
                         }
                     }
                     cursor = match next {
-                        Some(Value::BulkString(b)) => String::from_utf8_lossy(&b).parse().unwrap_or(0),
+                        Some(Value::BulkString(b)) => {
+                            String::from_utf8_lossy(&b).parse().unwrap_or(0)
+                        }
                         _ => 0,
                     };
                     if cursor == 0 {
@@ -195,7 +209,10 @@ impl KvBackend {
 
 impl RequestState {
     fn kv(&self, this: &Resource<KvStoreHandle>) -> Result<(String, Arc<KvBackend>), Error> {
-        let handle = self.table.get(this).map_err(|e| Error::Other(e.to_string()))?;
+        let handle = self
+            .table
+            .get(this)
+            .map_err(|e| Error::Other(e.to_string()))?;
         Ok((handle.label.clone(), handle.backend.clone()))
     }
 }
@@ -203,7 +220,10 @@ impl RequestState {
 impl wit::Host for RequestState {}
 
 impl wit::HostStore for RequestState {
-    async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<KvStoreHandle>, Error>> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> wasmtime::Result<Result<Resource<KvStoreHandle>, Error>> {
         if !self.component.key_value_stores.contains(&label) {
             tracing::warn!(component = %self.component.id, label, "component opened an undeclared key-value store");
             return Ok(Err(Error::AccessDenied));
@@ -214,7 +234,11 @@ impl wit::HostStore for RequestState {
         Ok(Ok(self.table.push(KvStoreHandle { label, backend })?))
     }
 
-    async fn get(&mut self, this: Resource<KvStoreHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
+    async fn get(
+        &mut self,
+        this: Resource<KvStoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
         let (label, backend) = match self.kv(&this) {
             Ok(x) => x,
             Err(e) => return Ok(Err(e)),
@@ -222,7 +246,12 @@ impl wit::HostStore for RequestState {
         Ok(backend.get(&label, key).await)
     }
 
-    async fn set(&mut self, this: Resource<KvStoreHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
+    async fn set(
+        &mut self,
+        this: Resource<KvStoreHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = match self.kv(&this) {
             Ok(x) => x,
             Err(e) => return Ok(Err(e)),
@@ -230,7 +259,11 @@ impl wit::HostStore for RequestState {
         Ok(backend.set(&label, key, value).await)
     }
 
-    async fn delete(&mut self, this: Resource<KvStoreHandle>, key: String) -> wasmtime::Result<Result<(), Error>> {
+    async fn delete(
+        &mut self,
+        this: Resource<KvStoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let (label, backend) = match self.kv(&this) {
             Ok(x) => x,
             Err(e) => return Ok(Err(e)),
@@ -238,7 +271,11 @@ impl wit::HostStore for RequestState {
         Ok(backend.delete(&label, key).await)
     }
 
-    async fn exists(&mut self, this: Resource<KvStoreHandle>, key: String) -> wasmtime::Result<Result<bool, Error>> {
+    async fn exists(
+        &mut self,
+        this: Resource<KvStoreHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, Error>> {
         let (label, backend) = match self.kv(&this) {
             Ok(x) => x,
             Err(e) => return Ok(Err(e)),
@@ -246,7 +283,10 @@ impl wit::HostStore for RequestState {
         Ok(backend.exists(&label, key).await)
     }
 
-    async fn get_keys(&mut self, this: Resource<KvStoreHandle>) -> wasmtime::Result<Result<Vec<String>, Error>> {
+    async fn get_keys(
+        &mut self,
+        this: Resource<KvStoreHandle>,
+    ) -> wasmtime::Result<Result<Vec<String>, Error>> {
         let (label, backend) = match self.kv(&this) {
             Ok(x) => x,
             Err(e) => return Ok(Err(e)),

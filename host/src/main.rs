@@ -63,7 +63,9 @@ fn parse_args(args: &[String]) -> Result<Option<Cli>> {
             "--listen" => listen = value(flag)?.parse().context("--listen")?,
             "--runtime-config-file" => options.runtime_config = Some(PathBuf::from(value(flag)?)),
             "--state-dir" => options.state_dir = Some(PathBuf::from(value(flag)?)),
-            "--metrics-listen" => metrics_listen = Some(value(flag)?.parse().context("--metrics-listen")?),
+            "--metrics-listen" => {
+                metrics_listen = Some(value(flag)?.parse().context("--metrics-listen")?)
+            }
             "--max-instances" => {
                 options.max_instances = value(flag)?.parse().context("--max-instances")?;
                 if options.max_instances == 0 {
@@ -79,11 +81,15 @@ fn parse_args(args: &[String]) -> Result<Option<Cli>> {
             }
             "--max-memory-mb" => {
                 let mb: usize = value(flag)?.parse().context("--max-memory-mb")?;
-                options.max_memory = mb.checked_mul(1 << 20).context("--max-memory-mb is too large")?;
+                options.max_memory = mb
+                    .checked_mul(1 << 20)
+                    .context("--max-memory-mb is too large")?;
             }
             "--cache-dir" => options.cache_dir = Some(PathBuf::from(value(flag)?)),
             "--no-cache" => options.cache_dir = None,
-            "--shutdown-grace" => grace = Duration::from_secs(value(flag)?.parse().context("--shutdown-grace")?),
+            "--shutdown-grace" => {
+                grace = Duration::from_secs(value(flag)?.parse().context("--shutdown-grace")?)
+            }
             "-h" | "--help" => return Ok(None),
             other => bail!("unknown option {other:?}\n\n{USAGE}"),
         }
@@ -121,7 +127,10 @@ fn init_logging() {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         return;
     };
@@ -176,9 +185,13 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("cannot listen on {metrics_addr} for metrics"))?;
             eprintln!("Metrics: http://{}/metrics", metrics_listener.local_addr()?);
             let mut stop = stop_rx.clone();
-            tokio::spawn(http_trigger::serve_metrics(app.clone(), metrics_listener, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            }));
+            tokio::spawn(http_trigger::serve_metrics(
+                app.clone(),
+                metrics_listener,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            ));
         }
         eprintln!("Serving http://{addr}");
         eprintln!("Available Routes:");
@@ -190,9 +203,14 @@ fn run(cli: Cli) -> Result<()> {
             let _ = stop_tx.send(true);
         });
         let mut stop = stop_rx.clone();
-        http_trigger::serve(app, listener, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        }, cli.grace)
+        http_trigger::serve(
+            app,
+            listener,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+            cli.grace,
+        )
         .await;
         Ok(())
     })

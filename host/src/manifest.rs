@@ -119,10 +119,7 @@ pub enum Source {
 #[serde(untagged)]
 pub enum FileMount {
     Pattern(String),
-    Placement {
-        source: String,
-        destination: String,
-    },
+    Placement { source: String, destination: String },
 }
 
 #[derive(Deserialize)]

@@ -46,10 +46,21 @@ impl Histogram {
         let mut cumulative = 0;
         for (bound, count) in self.bounds.iter().zip(&self.counts) {
             cumulative += count;
-            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+            );
         }
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", self.count);
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
         let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
         let _ = writeln!(out, "{name}_count{braces} {}", self.count);
     }
@@ -61,10 +72,13 @@ struct RouteStats {
     duration: Option<Histogram>,
 }
 
+/// (component, route) a request was served by.
+type RouteKey = (Arc<str>, Arc<str>);
+
 /// Metrics registry of the host.
 #[derive(Debug)]
 pub struct Metrics {
-    routes: Mutex<HashMap<(Arc<str>, Arc<str>), RouteStats>>,
+    routes: Mutex<HashMap<RouteKey, RouteStats>>,
     instantiation: Mutex<Histogram>,
     in_flight: AtomicI64,
     traps: Mutex<HashMap<Arc<str>, u64>>,
@@ -100,7 +114,9 @@ impl Drop for InFlight<'_> {
 impl Metrics {
     pub fn request(&self, component: &Arc<str>, route: &Arc<str>, status: u16, elapsed: Duration) {
         if let Ok(mut routes) = self.routes.lock() {
-            let stats = routes.entry((component.clone(), route.clone())).or_default();
+            let stats = routes
+                .entry((component.clone(), route.clone()))
+                .or_default();
             *stats.by_status.entry(status).or_default() += 1;
             stats
                 .duration
@@ -148,7 +164,14 @@ impl Metrics {
         let routes = self.routes.lock().map(|r| {
             let mut v: Vec<_> = r
                 .iter()
-                .map(|((c, route), s)| (c.clone(), route.clone(), s.by_status.clone(), s.duration.clone()))
+                .map(|((c, route), s)| {
+                    (
+                        c.clone(),
+                        route.clone(),
+                        s.by_status.clone(),
+                        s.duration.clone(),
+                    )
+                })
                 .collect();
             v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
             v
@@ -170,7 +193,11 @@ impl Metrics {
         out.push_str("# TYPE spinshop_host_request_duration_seconds histogram\n");
         for (component, route, _, duration) in &routes {
             if let Some(h) = duration {
-                let labels = format!("component=\"{}\",route=\"{}\"", escape(component), escape(route));
+                let labels = format!(
+                    "component=\"{}\",route=\"{}\"",
+                    escape(component),
+                    escape(route)
+                );
                 h.render(&mut out, "spinshop_host_request_duration_seconds", &labels);
             }
         }
@@ -181,10 +208,22 @@ impl Metrics {
         }
         out.push_str("# HELP spinshop_host_requests_in_flight Requests being handled now.\n");
         out.push_str("# TYPE spinshop_host_requests_in_flight gauge\n");
-        let _ = writeln!(out, "spinshop_host_requests_in_flight {}", self.in_flight.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "spinshop_host_requests_in_flight {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
         for (name, help, map) in [
-            ("spinshop_host_traps_total", "Requests whose component trapped.", &self.traps),
-            ("spinshop_host_timeouts_total", "Requests stopped at the time limit.", &self.timeouts),
+            (
+                "spinshop_host_traps_total",
+                "Requests whose component trapped.",
+                &self.traps,
+            ),
+            (
+                "spinshop_host_timeouts_total",
+                "Requests stopped at the time limit.",
+                &self.timeouts,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             if let Ok(map) = map.lock() {
@@ -210,7 +249,9 @@ impl Metrics {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -226,8 +267,12 @@ mod tests {
         m.request(&c, &r, 503, Duration::from_millis(2));
         m.instantiated(Duration::from_micros(20));
         let text = m.render();
-        assert!(text.contains("spinshop_host_requests_total{component=\"ops\",route=\"/health\",status=\"200\"} 2"));
-        assert!(text.contains("spinshop_host_requests_total{component=\"ops\",route=\"/health\",status=\"503\"} 1"));
+        assert!(text.contains(
+            "spinshop_host_requests_total{component=\"ops\",route=\"/health\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "spinshop_host_requests_total{component=\"ops\",route=\"/health\",status=\"503\"} 1"
+        ));
         assert!(text.contains("spinshop_host_request_duration_seconds_bucket{component=\"ops\",route=\"/health\",le=\"0.0025\"} 2"));
         assert!(text.contains("spinshop_host_request_duration_seconds_bucket{component=\"ops\",route=\"/health\",le=\"+Inf\"} 3"));
         assert!(text.contains("spinshop_host_instantiation_seconds_count 1"));

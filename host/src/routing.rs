@@ -86,9 +86,9 @@ impl Router {
                 None => entry.based_route.clone(),
             };
             let (component, route) = (entry.component.clone(), entry.raw_route.clone());
-            inner.add(spec, entry).map_err(|e| {
-                anyhow!("invalid route {route:?} of component {component:?}: {e}")
-            })?;
+            inner
+                .add(spec, entry)
+                .map_err(|e| anyhow!("invalid route {route:?} of component {component:?}: {e}"))?;
         }
         Ok((Self { inner }, duplicates))
     }

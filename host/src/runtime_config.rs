@@ -88,8 +88,12 @@ impl RuntimeConfig {
             let backend = match (store.kind.as_str(), store.path, store.url) {
                 ("spin", Some(path), None) => SqliteBackend::File(base.join(path)),
                 ("spin", None, None) => SqliteBackend::Memory,
-                ("spin", _, Some(_)) => bail!("[sqlite_database.{label}]: `url` is not valid for type \"spin\""),
-                (kind, _, _) => bail!("[sqlite_database.{label}]: type {kind:?} is not supported (only \"spin\")"),
+                ("spin", _, Some(_)) => {
+                    bail!("[sqlite_database.{label}]: `url` is not valid for type \"spin\"")
+                }
+                (kind, _, _) => bail!(
+                    "[sqlite_database.{label}]: type {kind:?} is not supported (only \"spin\")"
+                ),
             };
             config.sqlite.insert(label, backend);
         }
@@ -137,9 +141,19 @@ url = "redis://127.0.0.1:6379"
 
     #[test]
     fn rejects_unknown_backends_and_sections() {
-        assert!(RuntimeConfig::parse("[sqlite_database.x]\ntype = \"libsql\"\nurl = \"x\"", Path::new("/")).is_err());
-        assert!(RuntimeConfig::parse("[key_value_store.x]\ntype = \"redis\"", Path::new("/")).is_err());
+        assert!(RuntimeConfig::parse(
+            "[sqlite_database.x]\ntype = \"libsql\"\nurl = \"x\"",
+            Path::new("/")
+        )
+        .is_err());
+        assert!(
+            RuntimeConfig::parse("[key_value_store.x]\ntype = \"redis\"", Path::new("/")).is_err()
+        );
         assert!(RuntimeConfig::parse("[llm_compute]\ntype = \"x\"", Path::new("/")).is_err());
-        assert!(RuntimeConfig::parse("[sqlite_database.x]\ntype = \"spin\"\npth = \"a\"", Path::new("/")).is_err());
+        assert!(RuntimeConfig::parse(
+            "[sqlite_database.x]\ntype = \"spin\"\npth = \"a\"",
+            Path::new("/")
+        )
+        .is_err());
     }
 }

@@ -59,7 +59,10 @@ impl SqlitePool {
         if let SqliteBackend::File(path) = &backend {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).with_context(|| {
-                    format!("cannot create directory {} for SQLite database {label:?}", dir.display())
+                    format!(
+                        "cannot create directory {} for SQLite database {label:?}",
+                        dir.display()
+                    )
                 })?;
             }
         }
@@ -217,7 +220,9 @@ impl RequestState {
             .cloned()
             .ok_or(SqlError::NoSuchDatabase)?;
         let conn = SqliteConnection { conn: None, pool };
-        self.table.push(conn).map_err(|e| SqlError::Io(e.to_string()))
+        self.table
+            .push(conn)
+            .map_err(|e| SqlError::Io(e.to_string()))
     }
 
     async fn sqlite_execute(
@@ -366,7 +371,10 @@ impl v3::HostConnection for RequestState {
             .map_err(Into::into))
     }
 
-    async fn last_insert_rowid(&mut self, this: Resource<SqliteConnection>) -> wasmtime::Result<i64> {
+    async fn last_insert_rowid(
+        &mut self,
+        this: Resource<SqliteConnection>,
+    ) -> wasmtime::Result<i64> {
         Ok(self.sqlite_connection_stats(&this).0)
     }
 
@@ -388,7 +396,12 @@ mod tests {
     fn execute_maps_values_and_reports_changes() {
         let pool = SqlitePool::new("t", SqliteBackend::Memory).expect("pool");
         let conn = pool.take().expect("conn");
-        execute(&conn, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB)", &[]).expect("create");
+        execute(
+            &conn,
+            "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB)",
+            &[],
+        )
+        .expect("create");
         let r = execute(
             &conn,
             "INSERT INTO t VALUES (?, ?, ?, ?)",

@@ -59,7 +59,9 @@ impl AppVariables {
         for part in parse_template(template)? {
             if let TemplatePart::Variable(name) = part {
                 if !self.values.contains_key(name) {
-                    bail!("template {template:?} refers to undeclared application variable {name:?}");
+                    bail!(
+                        "template {template:?} refers to undeclared application variable {name:?}"
+                    );
                 }
             }
         }
@@ -99,7 +101,9 @@ impl ComponentVariables {
         match self.values.get(name) {
             Some(Ok(value)) => Ok(value.clone()),
             Some(Err(reason)) => Err(VariableError::Undefined(format!("{name}: {reason}"))),
-            None => Err(VariableError::Undefined(format!("no variable for {name:?}"))),
+            None => Err(VariableError::Undefined(format!(
+                "no variable for {name:?}"
+            ))),
         }
     }
 }
@@ -203,9 +207,18 @@ source = "c.wasm"
         ]);
         let vars = ComponentVariables::resolve(&templates, &app).expect("resolves");
         assert_eq!(vars.get("url").expect("defined"), "redis://127.0.0.1:6379");
-        assert!(matches!(vars.get("nothing"), Err(VariableError::Undefined(_))));
-        assert!(matches!(vars.get("missing"), Err(VariableError::Undefined(_))));
-        assert!(matches!(vars.get("Bad-Name"), Err(VariableError::InvalidName(_))));
+        assert!(matches!(
+            vars.get("nothing"),
+            Err(VariableError::Undefined(_))
+        ));
+        assert!(matches!(
+            vars.get("missing"),
+            Err(VariableError::Undefined(_))
+        ));
+        assert!(matches!(
+            vars.get("Bad-Name"),
+            Err(VariableError::InvalidName(_))
+        ));
         let bad = BTreeMap::from([("x".to_string(), "{{ nope }}".to_string())]);
         assert!(ComponentVariables::resolve(&bad, &app).is_err());
         assert!(app.expand("{{ host").is_err());

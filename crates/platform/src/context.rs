@@ -83,9 +83,19 @@ fn valid_request_id(v: &str) -> bool {
 /// The trace id of a version-00 `traceparent`, if well-formed and non-zero.
 fn parse_trace_id(header: &str) -> Option<String> {
     let mut parts = header.trim().split('-');
-    let (version, trace, span, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
-    if version != "00" || parts.next().is_some() || !hex(trace, 32) || !hex(span, 16) || !hex(flags, 2) {
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
+    if version != "00"
+        || parts.next().is_some()
+        || !hex(trace, 32)
+        || !hex(span, 16)
+        || !hex(flags, 2)
+    {
         return None;
     }
     if trace.bytes().all(|b| b == b'0') || span.bytes().all(|b| b == b'0') {
@@ -105,7 +115,10 @@ mod tests {
             Method::Get,
             "/",
             &[
-                ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                (
+                    "traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ),
                 ("x-request-id", "abc-123"),
                 ("spin-client-addr", "10.1.2.3:5555"),
             ],
@@ -113,17 +126,29 @@ mod tests {
         );
         let ctx = Context::from_request("test", &req);
         assert_eq!(ctx.request_id, "abc-123");
-        assert!(ctx.traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-        assert!(!ctx.traceparent.contains("00f067aa0ba902b7"), "a new span id");
+        assert!(ctx
+            .traceparent
+            .starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(
+            !ctx.traceparent.contains("00f067aa0ba902b7"),
+            "a new span id"
+        );
         assert_eq!(ctx.client_ip(), "10.1.2.3");
     }
 
     #[test]
     fn creates_ids_when_missing_or_malformed() {
-        let req = Request::new(Method::Get, "/", &[("traceparent", "garbage"), ("x-request-id", "has space")], b"");
+        let req = Request::new(
+            Method::Get,
+            "/",
+            &[("traceparent", "garbage"), ("x-request-id", "has space")],
+            b"",
+        );
         let ctx = Context::from_request("test", &req);
         assert_ne!(ctx.request_id, "has space");
         assert_eq!(ctx.traceparent.len(), 55);
-        assert!(parse_trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none());
+        assert!(
+            parse_trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
+        );
     }
 }

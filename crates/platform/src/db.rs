@@ -60,7 +60,10 @@ impl Db {
     }
 
     fn current_version(&self) -> Result<i64, ApiError> {
-        let r = self.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?;
+        let r = self.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?;
         Ok(first_i64(&r).unwrap_or(0))
     }
 
@@ -79,7 +82,10 @@ impl Db {
     /// Runs `f` inside `BEGIN IMMEDIATE` ... `COMMIT`, rolling back on error.
     /// Immediate: writers take the lock up front, so two concurrent
     /// transactions never deadlock upgrading a read lock.
-    pub fn transaction<T>(&self, f: impl FnOnce(&Db) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    pub fn transaction<T>(
+        &self,
+        f: impl FnOnce(&Db) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         self.execute("BEGIN IMMEDIATE", &[])?;
         match f(self) {
             Ok(value) => {

@@ -71,7 +71,8 @@ impl Event {
             topic: topic.to_string(),
             key: key.to_string(),
             occurred_at: now_rfc3339(),
-            correlation_id: cause.map_or_else(|| ctx.request_id.clone(), |c| c.correlation_id.clone()),
+            correlation_id: cause
+                .map_or_else(|| ctx.request_id.clone(), |c| c.correlation_id.clone()),
             causation_id: Some(cause.map_or_else(|| ctx.request_id.clone(), |c| c.id.clone())),
             traceparent: Some(
                 cause
@@ -85,13 +86,32 @@ impl Event {
     /// The payload as its record type; a mismatch is the sender's fault (422).
     pub fn payload<P: for<'de> Deserialize<'de>>(&self) -> Result<P, ApiError> {
         serde_json::from_str(&self.0.payload).map_err(|e| {
-            ApiError::invalid("payload", format!("payload of {} does not match its type: {e}", self.0.type_))
+            ApiError::invalid(
+                "payload",
+                format!("payload of {} does not match its type: {e}", self.0.type_),
+            )
         })
     }
 
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+}
+
+/// A new event or entity id: UUID v7, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// A Unix time in milliseconds as RFC 3339 UTC.
+pub fn rfc3339_from_ms(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// Current UTC time, RFC 3339 with milliseconds.
@@ -108,7 +128,12 @@ mod tests {
 
     #[test]
     fn an_event_round_trips_through_the_json_the_bridge_sees() {
-        let req = Request::new(Method::Post, "/api/catalog", &[("x-request-id", "req-1")], b"");
+        let req = Request::new(
+            Method::Post,
+            "/api/catalog",
+            &[("x-request-id", "req-1")],
+            b"",
+        );
         let ctx = Context::from_request("catalog", &req);
         let payload = ProductCreated {
             product_id: "p1".into(),
@@ -121,7 +146,15 @@ mod tests {
             tags: vec!["blue".into()],
             featured: false,
         };
-        let event = Event::new("catalog.product_created", topics::CATALOG, "p1", &payload, &ctx, None).expect("event");
+        let event = Event::new(
+            "catalog.product_created",
+            topics::CATALOG,
+            "p1",
+            &payload,
+            &ctx,
+            None,
+        )
+        .expect("event");
         let json: serde_json::Value = serde_json::from_str(&event.to_json()).expect("json");
         assert_eq!(json["type"], "catalog.product_created");
         assert_eq!(json["topic"], "catalog.events");
@@ -129,7 +162,8 @@ mod tests {
         assert_eq!(json["correlation_id"], "req-1");
         assert_eq!(json["causation_id"], "req-1");
         assert!(json["traceparent"].as_str().expect("tp").starts_with("00-"));
-        let inner: serde_json::Value = serde_json::from_str(json["payload"].as_str().expect("payload")).expect("payload json");
+        let inner: serde_json::Value =
+            serde_json::from_str(json["payload"].as_str().expect("payload")).expect("payload json");
         assert_eq!(inner["price_cents"], 1999);
         assert_eq!(inner["product_id"], "p1");
 
@@ -138,9 +172,24 @@ mod tests {
         assert_eq!(back.payload::<ProductCreated>().expect("payload"), payload);
         assert!(back.payload::<ReservationFailed>().is_err());
 
-        let follow_up = Event::new("inventory.low_stock", topics::INVENTORY, "p1", &LowStock { product_id: "p1".into(), available: 1, threshold: 5 }, &ctx, Some(&back.0)).expect("event");
+        let follow_up = Event::new(
+            "inventory.low_stock",
+            topics::INVENTORY,
+            "p1",
+            &LowStock {
+                product_id: "p1".into(),
+                available: 1,
+                threshold: 5,
+            },
+            &ctx,
+            Some(&back.0),
+        )
+        .expect("event");
         assert_eq!(follow_up.0.correlation_id, "req-1");
-        assert_eq!(follow_up.0.causation_id.as_deref(), Some(back.0.id.as_str()));
+        assert_eq!(
+            follow_up.0.causation_id.as_deref(),
+            Some(back.0.id.as_str())
+        );
     }
 
     #[test]

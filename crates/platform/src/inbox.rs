@@ -11,12 +11,10 @@ use crate::request::Request;
 use crate::response::Response;
 
 /// The processed-events table; add it to a component's migrations.
-pub const MIGRATION: Migration = &[
-    "CREATE TABLE IF NOT EXISTS processed_events (
+pub const MIGRATION: Migration = &["CREATE TABLE IF NOT EXISTS processed_events (
         id TEXT PRIMARY KEY,
         type TEXT NOT NULL,
-        processed_at_ms INTEGER NOT NULL)",
-];
+        processed_at_ms INTEGER NOT NULL)"];
 
 /// What became of a delivered event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +30,10 @@ pub fn process_once(
     effects: impl FnOnce(&Db) -> Result<(), ApiError>,
 ) -> Result<Outcome, ApiError> {
     db.transaction(|db| {
-        let seen = db.execute("SELECT 1 FROM processed_events WHERE id = ?", &[text(&event.0.id)])?;
+        let seen = db.execute(
+            "SELECT 1 FROM processed_events WHERE id = ?",
+            &[text(&event.0.id)],
+        )?;
         if !seen.rows.is_empty() {
             return Ok(Outcome::Duplicate);
         }

@@ -15,7 +15,9 @@ pub fn require_internal(req: &Request) -> Result<(), ApiError> {
 /// The pure check, given the configured token.
 pub fn check_token(req: &Request, expected: &str) -> Result<(), ApiError> {
     if expected.is_empty() {
-        return Err(ApiError::Unavailable("internal routes are not configured (set the internal_token variable)".into()));
+        return Err(ApiError::Unavailable(
+            "internal routes are not configured (set the internal_token variable)".into(),
+        ));
     }
     let presented = req
         .header("authorization")
@@ -24,7 +26,9 @@ pub fn check_token(req: &Request, expected: &str) -> Result<(), ApiError> {
     if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
-        Err(ApiError::Unauthorized("internal credential required".into()))
+        Err(ApiError::Unauthorized(
+            "internal credential required".into(),
+        ))
     }
 }
 
@@ -35,10 +39,32 @@ mod tests {
 
     #[test]
     fn only_the_exact_token_passes() {
-        let with = |h: &str| Request::new(Method::Get, "/internal/outbox", &[("authorization", h)], b"");
+        let with = |h: &str| {
+            Request::new(
+                Method::Get,
+                "/internal/outbox",
+                &[("authorization", h)],
+                b"",
+            )
+        };
         assert!(check_token(&with("Bearer s3cret"), "s3cret").is_ok());
-        assert_eq!(check_token(&with("Bearer s3cre"), "s3cret").expect_err("short").status(), 401);
-        assert_eq!(check_token(&with("s3cret"), "s3cret").expect_err("scheme").status(), 401);
-        assert_eq!(check_token(&with("Bearer "), "").expect_err("unset").status(), 503);
+        assert_eq!(
+            check_token(&with("Bearer s3cre"), "s3cret")
+                .expect_err("short")
+                .status(),
+            401
+        );
+        assert_eq!(
+            check_token(&with("s3cret"), "s3cret")
+                .expect_err("scheme")
+                .status(),
+            401
+        );
+        assert_eq!(
+            check_token(&with("Bearer "), "")
+                .expect_err("unset")
+                .status(),
+            503
+        );
     }
 }

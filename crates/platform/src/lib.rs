@@ -2,14 +2,19 @@
 //! cross-cutting thing (errors, input, correlation, auth, rate limiting,
 //! idempotency, caching, the outbox and idempotent event handling).
 
+pub mod auth;
+pub mod cache;
 pub mod context;
 pub mod db;
 pub mod events;
+pub mod idempotency;
 pub mod inbox;
 pub mod internal;
 pub mod outbox;
 pub mod pagination;
 pub mod problem;
+pub mod ratelimit;
+pub mod redis_store;
 pub mod request;
 pub mod response;
 pub mod serve;

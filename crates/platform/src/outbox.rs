@@ -14,15 +14,13 @@ use crate::request::{Method, Request};
 use crate::response::Response;
 
 /// The outbox table; add it to a component's migrations.
-pub const MIGRATION: Migration = &[
-    "CREATE TABLE IF NOT EXISTS outbox (
+pub const MIGRATION: Migration = &["CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
         topic TEXT NOT NULL,
         key TEXT NOT NULL,
         envelope TEXT NOT NULL,
-        created_at_ms INTEGER NOT NULL)",
-];
+        created_at_ms INTEGER NOT NULL)"];
 
 /// Most events one drain returns.
 pub const MAX_BATCH: i64 = 500;
@@ -48,18 +46,24 @@ struct Ack {
     ids: Vec<String>,
 }
 
-/// Serves `GET /internal/outbox?limit=N` and `POST /internal/outbox/ack`
-/// (the caller has checked the internal credential).
-pub fn handle(req: &Request, db: &Db) -> Result<Response, ApiError> {
-    match (req.method, req.segments().as_slice()) {
-        (Method::Get, ["internal", "outbox"]) => {
+/// Serves `GET .../outbox?limit=N` and `POST .../outbox/ack`; `route` is
+/// the path below the component's internal prefix (`["outbox"]` or
+/// `["outbox", "ack"]`). The caller has checked the internal credential.
+pub fn handle(req: &Request, db: &Db, route: &[&str]) -> Result<Response, ApiError> {
+    match (req.method, route) {
+        (Method::Get, ["outbox"]) => {
             let limit = match req.query_param("limit") {
                 None => 100,
                 Some(l) => l
                     .parse::<i64>()
                     .ok()
                     .filter(|l| (1..=MAX_BATCH).contains(l))
-                    .ok_or_else(|| ApiError::invalid("limit", format!("must be an integer from 1 to {MAX_BATCH}")))?,
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "limit",
+                            format!("must be an integer from 1 to {MAX_BATCH}"),
+                        )
+                    })?,
             };
             let rows = db.execute(
                 "SELECT envelope, created_at_ms FROM outbox ORDER BY seq LIMIT ?",
@@ -67,18 +71,24 @@ pub fn handle(req: &Request, db: &Db) -> Result<Response, ApiError> {
             )?;
             let mut events = Vec::with_capacity(rows.rows.len());
             for row in &rows.rows {
-                if let (Some(Value::Text(envelope)), Some(Value::Integer(created))) = (row.values.first(), row.values.get(1)) {
-                    let mut value: serde_json::Value = serde_json::from_str(envelope).map_err(ApiError::internal)?;
+                if let (Some(Value::Text(envelope)), Some(Value::Integer(created))) =
+                    (row.values.first(), row.values.get(1))
+                {
+                    let mut value: serde_json::Value =
+                        serde_json::from_str(envelope).map_err(ApiError::internal)?;
                     value["created_at_ms"] = json!(created);
                     events.push(value);
                 }
             }
             Ok(Response::json(200, &json!({ "events": events })))
         }
-        (Method::Post, ["internal", "outbox", "ack"]) => {
+        (Method::Post, ["outbox", "ack"]) => {
             let ack: Ack = req.json()?;
             if ack.ids.len() > MAX_BATCH as usize {
-                return Err(ApiError::invalid("ids", format!("at most {MAX_BATCH} ids per ack")));
+                return Err(ApiError::invalid(
+                    "ids",
+                    format!("at most {MAX_BATCH} ids per ack"),
+                ));
             }
             let acked = db.transaction(|db| {
                 let mut n = 0;
@@ -90,8 +100,8 @@ pub fn handle(req: &Request, db: &Db) -> Result<Response, ApiError> {
             })?;
             Ok(Response::json(200, &json!({ "acked": acked })))
         }
-        (_, ["internal", "outbox"]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        (_, ["internal", "outbox", "ack"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+        (_, ["outbox"]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+        (_, ["outbox", "ack"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
         _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
     }
 }

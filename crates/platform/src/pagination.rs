@@ -23,13 +23,18 @@ impl PageRequest {
                 .parse::<u32>()
                 .ok()
                 .filter(|l| (1..=max).contains(l))
-                .ok_or_else(|| ApiError::invalid("limit", format!("must be an integer from 1 to {max}")))?,
+                .ok_or_else(|| {
+                    ApiError::invalid("limit", format!("must be an integer from 1 to {max}"))
+                })?,
         };
-        let after = match req.query_param("cursor") {
-            None => None,
-            Some(c) if c.is_empty() => None,
-            Some(c) => Some(decode(&c).ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API issued"))?),
-        };
+        let after =
+            match req.query_param("cursor") {
+                None => None,
+                Some(c) if c.is_empty() => None,
+                Some(c) => Some(decode(&c).ok_or_else(|| {
+                    ApiError::invalid("cursor", "is not a cursor this API issued")
+                })?),
+            };
         Ok(Self { limit, after })
     }
 }
@@ -43,7 +48,9 @@ fn decode(cursor: &str) -> Option<String> {
     if cursor.len() > 512 {
         return None;
     }
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
     String::from_utf8(bytes).ok()
 }
 
@@ -57,10 +64,22 @@ mod tests {
         let c = encode("2026-01-01|p42");
         let req = Request::new(Method::Get, &format!("/x?limit=5&cursor={c}"), &[], b"");
         let page = PageRequest::from_request(&req, 20, 100).expect("valid");
-        assert_eq!(page, PageRequest { limit: 5, after: Some("2026-01-01|p42".into()) });
+        assert_eq!(
+            page,
+            PageRequest {
+                limit: 5,
+                after: Some("2026-01-01|p42".into())
+            }
+        );
         for q in ["limit=0", "limit=101", "limit=x", "cursor=%%%"] {
             let req = Request::new(Method::Get, &format!("/x?{q}"), &[], b"");
-            assert_eq!(PageRequest::from_request(&req, 20, 100).expect_err(q).status(), 422, "{q}");
+            assert_eq!(
+                PageRequest::from_request(&req, 20, 100)
+                    .expect_err(q)
+                    .status(),
+                422,
+                "{q}"
+            );
         }
     }
 }

@@ -9,7 +9,10 @@ use serde_json::json;
 pub enum ApiError {
     /// 400: the request cannot be read (malformed JSON, wrong types).
     #[error("{detail}")]
-    BadRequest { detail: String, field: Option<String> },
+    BadRequest {
+        detail: String,
+        field: Option<String>,
+    },
     /// 401: no or invalid credentials.
     #[error("{0}")]
     Unauthorized(String),
@@ -39,7 +42,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// 422: well-formed but invalid values.
     #[error("{detail}")]
-    Unprocessable { detail: String, field: Option<String> },
+    Unprocessable {
+        detail: String,
+        field: Option<String>,
+    },
     /// 429, with seconds until a retry may succeed.
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
@@ -114,7 +120,9 @@ impl ApiError {
     /// The problem document; `request_id` ties a 500 to its log line.
     pub fn problem(&self, request_id: &str) -> serde_json::Value {
         let detail = match self {
-            Self::Internal(_) => "an unexpected error occurred; quote the request id when reporting it".to_string(),
+            Self::Internal(_) => {
+                "an unexpected error occurred; quote the request id when reporting it".to_string()
+            }
             other => other.to_string(),
         };
         let mut doc = json!({
@@ -124,7 +132,9 @@ impl ApiError {
             "detail": detail,
             "request_id": request_id,
         });
-        if let Self::BadRequest { field: Some(f), .. } | Self::Unprocessable { field: Some(f), .. } = self {
+        if let Self::BadRequest { field: Some(f), .. }
+        | Self::Unprocessable { field: Some(f), .. } = self
+        {
             doc["field"] = json!(f);
         }
         doc

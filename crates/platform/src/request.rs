@@ -52,8 +52,15 @@ pub struct Request {
 
 impl Request {
     /// Builds a request (tests and internal callers).
-    pub fn new(method: Method, path_and_query: &str, headers: &[(&str, &str)], body: &[u8]) -> Self {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    pub fn new(
+        method: Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Self {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
         Self {
             method,
             path: path.to_string(),
@@ -91,7 +98,12 @@ impl Request {
             .headers()
             .entries()
             .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         let mut too_large = false;
@@ -147,7 +159,9 @@ impl Request {
         }
         if let Some(ct) = self.header("content-type") {
             let ct = ct.to_ascii_lowercase();
-            if !(ct.starts_with("application/json") || (ct.starts_with("application/") && ct.contains("+json"))) {
+            if !(ct.starts_with("application/json")
+                || (ct.starts_with("application/") && ct.contains("+json")))
+            {
                 return Err(ApiError::UnsupportedMediaType(format!(
                     "expected an application/json body, got {ct}"
                 )));
@@ -192,7 +206,12 @@ mod tests {
     }
 
     fn post(body: &str) -> Request {
-        Request::new(Method::Post, "/x?a=1&b=two%20words", &[("Content-Type", "application/json")], body.as_bytes())
+        Request::new(
+            Method::Post,
+            "/x?a=1&b=two%20words",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
     }
 
     #[test]
@@ -202,9 +221,17 @@ mod tests {
             .expect_err("negative");
         assert_eq!(err.status(), 400);
         assert_eq!(err.problem("r")["field"], "items[0].quantity");
-        let err = post(r#"{"items":[], "user_id": "x"}"#).json::<Order>().expect_err("unknown");
+        let err = post(r#"{"items":[], "user_id": "x"}"#)
+            .json::<Order>()
+            .expect_err("unknown");
         assert!(err.to_string().contains("user_id"), "{err}");
-        assert_eq!(post("{not json").json::<Order>().expect_err("syntax").status(), 400);
+        assert_eq!(
+            post("{not json")
+                .json::<Order>()
+                .expect_err("syntax")
+                .status(),
+            400
+        );
         assert_eq!(post("").json::<Order>().expect_err("empty").status(), 400);
         let mut big = post("{}");
         big.body_too_large = true;

@@ -59,7 +59,10 @@ impl Response {
             .into_iter()
             .map(|(k, v)| (k, v.into_bytes()))
             .collect();
-        entries.push(("content-length".into(), self.body.len().to_string().into_bytes()));
+        entries.push((
+            "content-length".into(),
+            self.body.len().to_string().into_bytes(),
+        ));
         let headers = Fields::from_list(&entries).unwrap_or_else(|_| Fields::new());
         let response = OutgoingResponse::new(headers);
         let _ = response.set_status_code(self.status);

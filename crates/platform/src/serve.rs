@@ -25,12 +25,22 @@ pub async fn serve<F, Fut>(
     let req = Request::read(incoming, body_limit).await;
     let ctx = Context::from_request(component, &req);
     let (method, path) = (req.method, req.path.clone());
-    let response = respond(handler(req, ctx.clone()).await, &ctx, method.as_str(), &path);
+    let response = respond(
+        handler(req, ctx.clone()).await,
+        &ctx,
+        method.as_str(),
+        &path,
+    );
     response.send(out).await;
 }
 
 /// Renders a handler's result, logging it; separate so tests can use it.
-pub fn respond(result: Result<Response, ApiError>, ctx: &Context, method: &str, path: &str) -> Response {
+pub fn respond(
+    result: Result<Response, ApiError>,
+    ctx: &Context,
+    method: &str,
+    path: &str,
+) -> Response {
     let (mut response, error) = match result {
         Ok(r) => (r, None),
         Err(e) => {

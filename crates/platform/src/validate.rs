@@ -6,7 +6,10 @@ use crate::problem::ApiError;
 pub fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
     let n = value.chars().count();
     if n < min || n > max {
-        return Err(ApiError::invalid(field, format!("must be {min} to {max} characters long (got {n})")));
+        return Err(ApiError::invalid(
+            field,
+            format!("must be {min} to {max} characters long (got {n})"),
+        ));
     }
     Ok(())
 }
@@ -16,15 +19,26 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Api
     let v = value.trim();
     length(field, v, 1, max)?;
     if v.chars().any(|c| c.is_control()) {
-        return Err(ApiError::invalid(field, "must not contain control characters"));
+        return Err(ApiError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(v.to_string())
 }
 
 /// A number within `min..=max`.
-pub fn range<T: PartialOrd + std::fmt::Display + Copy>(field: &str, value: T, min: T, max: T) -> Result<T, ApiError> {
+pub fn range<T: PartialOrd + std::fmt::Display + Copy>(
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<T, ApiError> {
     if value < min || value > max {
-        return Err(ApiError::invalid(field, format!("must be between {min} and {max} (got {value})")));
+        return Err(ApiError::invalid(
+            field,
+            format!("must be between {min} and {max} (got {value})"),
+        ));
     }
     Ok(value)
 }
@@ -32,7 +46,10 @@ pub fn range<T: PartialOrd + std::fmt::Display + Copy>(field: &str, value: T, mi
 /// At most `max` items.
 pub fn count<T>(field: &str, items: &[T], min: usize, max: usize) -> Result<(), ApiError> {
     if items.len() < min || items.len() > max {
-        return Err(ApiError::invalid(field, format!("must have {min} to {max} items (got {})", items.len())));
+        return Err(ApiError::invalid(
+            field,
+            format!("must have {min} to {max} items (got {})", items.len()),
+        ));
     }
     Ok(())
 }
@@ -67,17 +84,24 @@ pub fn cents(field: &str, value: f64, max_cents: i64) -> Result<i64, ApiError> {
     let scaled = value * 100.0;
     let rounded = scaled.round();
     if (scaled - rounded).abs() > 1e-6 {
-        return Err(ApiError::invalid(field, "must have at most two decimal places"));
+        return Err(ApiError::invalid(
+            field,
+            "must have at most two decimal places",
+        ));
     }
     if rounded > max_cents as f64 {
-        return Err(ApiError::invalid(field, format!("must be at most {}.{:02}", max_cents / 100, max_cents % 100)));
+        return Err(ApiError::invalid(
+            field,
+            format!("must be at most {}.{:02}", max_cents / 100, max_cents % 100),
+        ));
     }
     Ok(rounded as i64)
 }
 
 /// Integer cents as the JSON number clients see (two decimals).
 pub fn cents_to_json(cents: i64) -> serde_json::Value {
-    serde_json::Number::from_f64(cents as f64 / 100.0).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    serde_json::Number::from_f64(cents as f64 / 100.0)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 #[cfg(test)]
@@ -86,12 +110,18 @@ mod tests {
 
     #[test]
     fn checks_name_the_field() {
-        assert_eq!(length("name", "", 1, 10).expect_err("empty").problem("r")["field"], "name");
+        assert_eq!(
+            length("name", "", 1, 10).expect_err("empty").problem("r")["field"],
+            "name"
+        );
         assert!(required_text("name", "  ok  ", 10).is_ok_and(|v| v == "ok"));
         assert!(required_text("name", "a\u{0}b", 10).is_err());
         assert!(range("quantity", 0, 1, 100).is_err());
         assert!(range("quantity", 5, 1, 100).is_ok());
-        assert_eq!(email("email", " Ann@Example.COM ").expect("valid"), "ann@example.com");
+        assert_eq!(
+            email("email", " Ann@Example.COM ").expect("valid"),
+            "ann@example.com"
+        );
         for bad in ["a", "a@b", "@b.c", "a b@c.d", "a@.c", "a@b@c.d"] {
             assert!(email("email", bad).is_err(), "{bad}");
         }

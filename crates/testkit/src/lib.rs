@@ -74,16 +74,32 @@ impl Redis {
         let dir = TempDir::new("redis");
         let port = free_port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&dir.0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server (is it installed? `cargo xtask setup` installs it)");
-        let redis = Self { child, port, _dir: dir };
+        let redis = Self {
+            child,
+            port,
+            _dir: dir,
+        };
         assert!(
-            wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(10)),
+            wait_for_port(
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                Duration::from_secs(10)
+            ),
             "redis-server did not start"
         );
         redis
@@ -140,7 +156,8 @@ impl<'a> HostSpec<'a> {
     }
 
     pub fn substitute(mut self, placeholder: &str, value: &str) -> Self {
-        self.substitutions.push((placeholder.to_string(), value.to_string()));
+        self.substitutions
+            .push((placeholder.to_string(), value.to_string()));
         self
     }
 
@@ -223,7 +240,10 @@ impl Host {
     pub fn start(spec: HostSpec<'_>) -> Self {
         match Self::try_start(spec) {
             Ok(host) => host,
-            Err(f) => panic!("spinshop-host failed to start ({}):\n{}", f.status, f.stderr),
+            Err(f) => panic!(
+                "spinshop-host failed to start ({}):\n{}",
+                f.status, f.stderr
+            ),
         }
     }
 
@@ -314,7 +334,11 @@ impl Host {
             if let Some(line) = self.log_lines().into_iter().find(|l| pred(l)) {
                 return line;
             }
-            assert!(Instant::now() < deadline, "no matching log line; log:\n{}", self.stdout.lock().expect("lock").join("\n"));
+            assert!(
+                Instant::now() < deadline,
+                "no matching log line; log:\n{}",
+                self.stdout.lock().expect("lock").join("\n")
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -345,8 +369,7 @@ impl Host {
     /// Stops the host and hands back its directory (for restarts).
     pub fn into_dir(mut self) -> TempDir {
         self.terminate();
-        let dir = std::mem::replace(&mut self.dir, TempDir(PathBuf::new()));
-        dir
+        std::mem::replace(&mut self.dir, TempDir(PathBuf::new()))
     }
 
     pub async fn metrics(&self) -> String {
@@ -426,15 +449,17 @@ impl EchoServer {
                 }
                 let mut body = vec![0u8; length];
                 let _ = reader.read_exact(&mut body);
+                // A chunked body: chunks until the terminating zero-size one.
                 while chunked {
                     let mut size = String::new();
                     let _ = reader.read_line(&mut size);
                     let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
                     let mut chunk = vec![0u8; n + 2];
                     if reader.read_exact(&mut chunk).is_err() || n == 0 {
-                        break;
+                        chunked = false;
+                    } else {
+                        body.extend_from_slice(&chunk[..n]);
                     }
-                    body.extend_from_slice(&chunk[..n]);
                 }
                 let mut parts = request_line.split_whitespace();
                 let reply = serde_json::json!({
@@ -461,4 +486,77 @@ impl Drop for EchoServer {
         self.stop.store(true, Ordering::Relaxed);
         let _ = TcpStream::connect(self.addr);
     }
+}
+
+/// The repository root (the workspace this crate is in).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testkit is two levels below the root")
+        .to_path_buf()
+}
+
+/// Builds what the tests run, with the same two cargo invocations as
+/// `cargo xtask build` (same package selections, so nothing is rebuilt with
+/// other features): every component plus the host tests' guest for
+/// wasm32-wasip2, then the host. Once per test process.
+pub fn build_all() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let root = repo_root();
+        let mut wasm = Command::new(&cargo);
+        wasm.current_dir(&root)
+            .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release"])
+            .env("CARGO_TARGET_DIR", target_dir());
+        for package in component_packages(&root) {
+            wasm.args(["-p", &package]);
+        }
+        wasm.args(["-p", "host-test-guest"]);
+        assert!(
+            wasm.status().expect("run cargo").success(),
+            "building the components failed"
+        );
+        let host = Command::new(&cargo)
+            .current_dir(&root)
+            .args([
+                "build",
+                "--quiet",
+                "--release",
+                "--workspace",
+                "--bins",
+                "--examples",
+            ])
+            .env("CARGO_TARGET_DIR", target_dir())
+            .status()
+            .expect("run cargo");
+        assert!(host.success(), "building spinshop-host failed");
+    });
+}
+
+/// Package names of the crates under `components/`.
+pub fn component_packages(root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(root.join("components")).expect("components/") {
+        let manifest = entry.expect("entry").path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        if let Some(name) = text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("name")
+                .and_then(|v| v.trim_start().strip_prefix('='))
+                .map(|v| v.trim().trim_matches('"').to_string())
+        }) {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names
+}
+
+/// The `spinshop-host` executable `build_all` makes.
+pub fn host_binary() -> PathBuf {
+    target_dir().join("release/spinshop-host")
 }

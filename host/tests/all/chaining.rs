@@ -29,8 +29,15 @@ source = "{guest}"
 "#;
 
 async fn call(host: &Host, from: &str, url: &str) -> (u16, Value) {
-    let target = format!("/{from}/outbound?url={}", url.replace(':', "%3A").replace('/', "%2F"));
-    let r = client().get(host.url(&target)).send().await.expect("request");
+    let target = format!(
+        "/{from}/outbound?url={}",
+        url.replace(':', "%3A").replace('/', "%2F")
+    );
+    let r = client()
+        .get(host.url(&target))
+        .send()
+        .await
+        .expect("request");
     let status = r.status().as_u16();
     (status, r.json().await.expect("json"))
 }
@@ -38,17 +45,29 @@ async fn call(host: &Host, from: &str, url: &str) -> (u16, Value) {
 #[tokio::test]
 async fn a_component_calls_a_private_one_in_process() {
     let host = Host::start(HostSpec::new(APP));
-    let (status, body) = call(&host, "caller", "http://backend.spin.internal/echo?via=chain").await;
+    let (status, body) = call(
+        &host,
+        "caller",
+        "http://backend.spin.internal/echo?via=chain",
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], 200);
     let echoed: Value = serde_json::from_str(body["body"].as_str().expect("body")).expect("json");
     assert_eq!(echoed["headers"]["spin-path-info"], "/echo");
     assert_eq!(echoed["headers"]["spin-matched-route"], "/...");
     assert_eq!(echoed["headers"]["spin-client-addr"], "0.0.0.0:0");
-    assert_eq!(echoed["headers"]["spin-full-url"], "http://backend.spin.internal/echo?via=chain");
+    assert_eq!(
+        echoed["headers"]["spin-full-url"],
+        "http://backend.spin.internal/echo?via=chain"
+    );
 
     // The private component has no public route.
-    let r = client().get(host.url("/echo")).send().await.expect("request");
+    let r = client()
+        .get(host.url("/echo"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), 404);
 }
 
@@ -57,9 +76,18 @@ async fn chaining_needs_an_allow_list_entry_and_an_existing_component() {
     let host = Host::start(HostSpec::new(APP));
     let (status, body) = call(&host, "stranger", "http://backend.spin.internal/echo").await;
     assert_eq!(status, 502, "{body}");
-    assert!(body["error"].as_str().unwrap_or_default().contains("HttpRequestDenied"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HttpRequestDenied"),
+        "{body}"
+    );
     let (status, body) = call(&host, "caller", "http://ghost.spin.internal/echo").await;
     assert_eq!(status, 502, "{body}");
     let error = body["error"].as_str().unwrap_or_default().to_string();
-    assert!(!error.contains("HttpRequestDenied"), "allowed, but nobody is there: {error}");
+    assert!(
+        !error.contains("HttpRequestDenied"),
+        "allowed, but nobody is there: {error}"
+    );
 }

@@ -1,27 +1,16 @@
 //! The host tests' side of the harness: the test guest and manifests that
 //! use it. Processes, ports and HTTP come from `spinshop-testkit`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
 pub use spinshop_testkit::{client, target_dir, EchoServer, Host, Redis};
 
-/// Builds the test guest once per test run and returns its path.
-pub fn guest_wasm() -> &'static Path {
-    static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--target", "wasm32-wasip2", "--release", "-p", "host-test-guest"])
-            .env("CARGO_TARGET_DIR", target_dir())
-            .status()
-            .expect("run cargo to build the test guest");
-        assert!(status.success(), "building the test guest failed");
-        let wasm = target_dir().join("wasm32-wasip2/release/host_test_guest.wasm");
-        assert!(wasm.exists(), "{} missing after build", wasm.display());
-        wasm
-    })
+/// The test guest, built (with everything else the tests run) once.
+pub fn guest_wasm() -> PathBuf {
+    spinshop_testkit::build_all();
+    let wasm = target_dir().join("wasm32-wasip2/release/host_test_guest.wasm");
+    assert!(wasm.exists(), "{} missing after build", wasm.display());
+    wasm
 }
 
 /// A host spec for a manifest in which `{guest}` stands for the test guest.

@@ -15,10 +15,26 @@ async fn exercise(host: &Host, label: &str) {
     let url = |k: &str| host.url(&format!("/guest/kv/{label}/{k}"));
     assert_eq!(status_of(c.get(url("a"))).await.0, 404);
     assert_eq!(status_of(c.put(url("a")).body("one")).await.0, 204);
-    assert_eq!(status_of(c.put(url("b")).body(vec![0u8, 159, 146, 150])).await.0, 204);
+    assert_eq!(
+        status_of(c.put(url("b")).body(vec![0u8, 159, 146, 150]))
+            .await
+            .0,
+        204
+    );
     assert_eq!(status_of(c.get(url("a"))).await, (200, "one".into()));
-    let raw = c.get(url("b")).send().await.expect("get").bytes().await.expect("bytes");
-    assert_eq!(raw.as_ref(), &[0u8, 159, 146, 150], "binary values round-trip");
+    let raw = c
+        .get(url("b"))
+        .send()
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(
+        raw.as_ref(),
+        &[0u8, 159, 146, 150],
+        "binary values round-trip"
+    );
     assert_eq!(status_of(c.put(url("a")).body("two")).await.0, 204);
     assert_eq!(status_of(c.get(url("a"))).await, (200, "two".into()));
     let (_, keys) = status_of(c.get(host.url(&format!("/guest/kv/{label}")))).await;
@@ -44,11 +60,19 @@ async fn a_redis_store_keeps_values_in_redis() {
 allowed_outbound_hosts = ["redis://127.0.0.1:*"]"#,
         "",
     );
-    let rc = format!("[key_value_store.cache]\ntype = \"redis\"\nurl = \"{}\"\n", redis.url());
+    let rc = format!(
+        "[key_value_store.cache]\ntype = \"redis\"\nurl = \"{}\"\n",
+        redis.url()
+    );
     let host = Host::start(HostSpec::new(&app).runtime_config(&rc));
     exercise(&host, "cache").await;
     // The value is really in Redis: read it with the Redis interface.
-    client().put(host.url("/guest/kv/cache/seen")).body("yes").send().await.expect("put");
+    client()
+        .put(host.url("/guest/kv/cache/seen"))
+        .body("yes")
+        .send()
+        .await
+        .expect("put");
     let r: Value = client()
         .post(host.url("/guest/redis"))
         .json(&json!({"address": redis.url(), "op": "get", "key": "seen"}))

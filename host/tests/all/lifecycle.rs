@@ -19,8 +19,16 @@ async fn a_bad_manifest_names_the_file_and_the_problem() {
             Err(f) => f,
         };
         assert!(!failure.status.success());
-        assert!(failure.stderr.contains("spin.toml"), "names the file: {}", failure.stderr);
-        assert!(failure.stderr.contains(needle), "names {needle:?}: {}", failure.stderr);
+        assert!(
+            failure.stderr.contains("spin.toml"),
+            "names the file: {}",
+            failure.stderr
+        );
+        assert!(
+            failure.stderr.contains(needle),
+            "names {needle:?}: {}",
+            failure.stderr
+        );
     }
 }
 
@@ -40,11 +48,20 @@ async fn shutdown_finishes_requests_in_flight_then_exits() {
     .await
     .expect("join");
     let (status, host) = status;
-    let response = in_flight.await.expect("join").expect("the in-flight request completed");
+    let response = in_flight
+        .await
+        .expect("join")
+        .expect("the in-flight request completed");
     assert_eq!(response.status(), 200);
     assert!(status.success(), "clean exit: {status}");
-    assert!(started.elapsed() >= Duration::from_millis(900), "waited for the request");
-    assert!(client().get(host.url("/guest/echo")).send().await.is_err(), "no longer accepting");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited for the request"
+    );
+    assert!(
+        client().get(host.url("/guest/echo")).send().await.is_err(),
+        "no longer accepting"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +74,11 @@ async fn guest_output_is_logged_with_its_component_and_routes_are_announced() {
         assert!(Instant::now() < deadline, "{}", host.stderr_text());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let r = client().get(host.url("/guest/stdio")).send().await.expect("request");
+    let r = client()
+        .get(host.url("/guest/stdio"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), 200);
     let out = host.wait_for_log(|l| l["stream"] == "stdout");
     assert_eq!(out["component"], "guest");

@@ -61,7 +61,9 @@ async fn echo(host: &Host, path: &str) -> Value {
 }
 
 fn header<'a>(echo: &'a Value, name: &str) -> &'a str {
-    echo["headers"][name].as_str().unwrap_or_else(|| panic!("header {name} missing in {echo}"))
+    echo["headers"][name]
+        .as_str()
+        .unwrap_or_else(|| panic!("header {name} missing in {echo}"))
 }
 
 #[tokio::test]
@@ -76,9 +78,15 @@ async fn most_specific_route_wins_and_spin_headers_are_set() {
     assert_eq!(header(&e, "spin-component-route"), "/api");
     assert_eq!(header(&e, "spin-path-info"), "/echo");
     assert_eq!(header(&e, "spin-base-path"), "/");
-    assert_eq!(header(&e, "spin-full-url"), format!("http://{}/api/echo?x=1", host.addr));
+    assert_eq!(
+        header(&e, "spin-full-url"),
+        format!("http://{}/api/echo?x=1", host.addr)
+    );
     // A client cannot spoof the address Spin reports.
-    assert_eq!(header(&e, "spin-client-addr").split(':').next(), Some("127.0.0.1"));
+    assert_eq!(
+        header(&e, "spin-client-addr").split(':').next(),
+        Some("127.0.0.1")
+    );
 
     let e = echo(&host, "/echo").await;
     assert_eq!(header(&e, "spin-matched-route"), "/...");
@@ -87,7 +95,10 @@ async fn most_specific_route_wins_and_spin_headers_are_set() {
     // `:id` beats the `/api/...` wildcard; the literal beats `:id`. Neither
     // has a path info, so the guest answers its 404 — which still proves
     // which component (route) was chosen through the log line.
-    for (path, route) in [("/api/items/42", "/api/items/:id"), ("/api/items/special", "/api/items/special")] {
+    for (path, route) in [
+        ("/api/items/42", "/api/items/:id"),
+        ("/api/items/special", "/api/items/special"),
+    ] {
         let r = client().get(host.url(path)).send().await.expect("request");
         assert_eq!(r.status(), 404, "guest's own 404 for {path}");
         let line = host.wait_for_log(|l| l["path"] == path);
@@ -123,7 +134,11 @@ async fn unmatched_paths_and_private_routes_are_404() {
     }
     let line = host.wait_for_log(|l| l["path"] == "/nothing");
     assert_eq!(line["status"], 404);
-    let r = client().get(host.url("/guest/echo")).send().await.expect("request");
+    let r = client()
+        .get(host.url("/guest/echo"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), 200);
 }
 
@@ -154,5 +169,8 @@ async fn every_request_is_logged_as_one_json_line_and_counted() {
         metrics.contains("spinshop_host_requests_total{component=\"guest\",route=\"/guest/...\",status=\"200\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("spinshop_host_instantiation_seconds_count 1"), "{metrics}");
+    assert!(
+        metrics.contains("spinshop_host_instantiation_seconds_count 1"),
+        "{metrics}"
+    );
 }

@@ -29,11 +29,24 @@ async fn get(host: &Host, path: &str) -> (u16, String) {
 async fn defaults_templates_and_environment_overrides() {
     let app = app();
     let host = Host::start(HostSpec::new(&app).env("SPIN_VARIABLE_TOKEN", "s3cret"));
-    assert_eq!(get(&host, "/guest/var/api_url").await, (200, "https://api.example.com/v1".into()));
+    assert_eq!(
+        get(&host, "/guest/var/api_url").await,
+        (200, "https://api.example.com/v1".into())
+    );
     assert_eq!(get(&host, "/guest/var/token").await, (200, "s3cret".into()));
-    assert_eq!(get(&host, "/guest/var/plain").await, (200, "literal value".into()));
-    assert_eq!(get(&host, "/guest/env/GREETING").await, (200, "hello from the manifest".into()));
-    assert_eq!(get(&host, "/guest/env/PATH").await.0, 404, "the host's environment does not leak");
+    assert_eq!(
+        get(&host, "/guest/var/plain").await,
+        (200, "literal value".into())
+    );
+    assert_eq!(
+        get(&host, "/guest/env/GREETING").await,
+        (200, "hello from the manifest".into())
+    );
+    assert_eq!(
+        get(&host, "/guest/env/PATH").await.0,
+        404,
+        "the host's environment does not leak"
+    );
     drop(host);
 
     let host = Host::start(
@@ -41,7 +54,10 @@ async fn defaults_templates_and_environment_overrides() {
             .env("SPIN_VARIABLE_TOKEN", "other")
             .env("SPIN_VARIABLE_API_HOST", "payments.internal:8443"),
     );
-    assert_eq!(get(&host, "/guest/var/api_url").await, (200, "https://payments.internal:8443/v1".into()));
+    assert_eq!(
+        get(&host, "/guest/var/api_url").await,
+        (200, "https://payments.internal:8443/v1".into())
+    );
     assert_eq!(get(&host, "/guest/var/token").await, (200, "other".into()));
 }
 
@@ -70,5 +86,9 @@ async fn a_missing_required_variable_stops_start_up() {
     };
     assert!(!failure.status.success());
     assert!(failure.stderr.contains("token"), "{}", failure.stderr);
-    assert!(failure.stderr.contains("SPIN_VARIABLE_TOKEN"), "{}", failure.stderr);
+    assert!(
+        failure.stderr.contains("SPIN_VARIABLE_TOKEN"),
+        "{}",
+        failure.stderr
+    );
 }

@@ -1,0 +1,306 @@
+//! Inventory rules, free of storage: what a reservation request may ask
+//! for, whether a set of stock levels can satisfy it (all lines or none),
+//! and when stock counts as low.
+
+use std::collections::BTreeMap;
+
+use platform::events::{Line, LineFailure};
+use platform::validate;
+use platform::ApiError;
+use serde::Deserialize;
+
+/// Most lines in one reservation.
+pub const MAX_LINES: usize = 50;
+/// Most units of one product in one reservation.
+pub const MAX_QUANTITY: u32 = 1_000;
+/// Reservation lifetime bounds, seconds.
+pub const MIN_TTL: u32 = 10;
+pub const MAX_TTL: u32 = 86_400;
+pub const DEFAULT_TTL: u32 = 900;
+/// Largest stock level an admin may set.
+pub const MAX_STOCK: i64 = 10_000_000;
+
+/// A product id: what the catalog issues (UUIDs), bounded and printable.
+pub fn product_id(field: &str, id: &str) -> Result<String, ApiError> {
+    validate::length(field, id, 1, 64)?;
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::invalid(
+            field,
+            "may contain only letters, digits, '-' and '_'",
+        ));
+    }
+    Ok(id.to_string())
+}
+
+/// The body of `POST /api/inventory/reservations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReservationRequest {
+    pub lines: Vec<LineRequest>,
+    #[serde(default)]
+    pub ttl_seconds: Option<u32>,
+    #[serde(default)]
+    pub order_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    pub product_id: String,
+    pub quantity: u32,
+}
+
+/// A validated reservation: lines merged per product, sorted by id so
+/// concurrent reservations touch rows in the same order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservation {
+    pub lines: Vec<Line>,
+    pub ttl_seconds: u32,
+}
+
+impl ReservationRequest {
+    pub fn validate(self) -> Result<(Reservation, Option<String>), ApiError> {
+        let lines = validate_lines(
+            self.lines
+                .into_iter()
+                .map(|l| (l.product_id, l.quantity))
+                .collect(),
+        )?;
+        let ttl_seconds = validate::range(
+            "ttl_seconds",
+            self.ttl_seconds.unwrap_or(DEFAULT_TTL),
+            MIN_TTL,
+            MAX_TTL,
+        )?;
+        let order_id = match self.order_id {
+            Some(id) => Some(product_id("order_id", &id)?),
+            None => None,
+        };
+        Ok((Reservation { lines, ttl_seconds }, order_id))
+    }
+}
+
+/// Validates and merges `(product_id, quantity)` pairs.
+pub fn validate_lines(lines: Vec<(String, u32)>) -> Result<Vec<Line>, ApiError> {
+    validate::count("lines", &lines, 1, MAX_LINES)?;
+    let mut merged: BTreeMap<String, u32> = BTreeMap::new();
+    for (i, (id, quantity)) in lines.into_iter().enumerate() {
+        let id = product_id(&format!("lines[{i}].product_id"), &id)?;
+        validate::range(&format!("lines[{i}].quantity"), quantity, 1, MAX_QUANTITY)?;
+        let total = merged.entry(id).or_default();
+        *total = total.saturating_add(quantity);
+        if *total > MAX_QUANTITY {
+            return Err(ApiError::invalid(
+                format!("lines[{i}].quantity"),
+                format!("at most {MAX_QUANTITY} units of one product"),
+            ));
+        }
+    }
+    Ok(merged
+        .into_iter()
+        .map(|(product_id, quantity)| Line {
+            product_id,
+            quantity,
+        })
+        .collect())
+}
+
+/// Stock of one product as storage reports it (`None`: no such product).
+pub type Available = Option<u32>;
+
+/// Whether every line can be reserved; if not, why each failing line fails.
+pub fn plan(lines: &[Line], available: &[Available]) -> Result<(), Vec<LineFailure>> {
+    let failures: Vec<LineFailure> = lines
+        .iter()
+        .zip(available)
+        .filter_map(|(line, avail)| match avail {
+            None => Some(LineFailure {
+                product_id: line.product_id.clone(),
+                requested: line.quantity,
+                available: 0,
+                reason: "unknown_product".into(),
+            }),
+            Some(a) if *a < line.quantity => Some(LineFailure {
+                product_id: line.product_id.clone(),
+                requested: line.quantity,
+                available: *a,
+                reason: "insufficient_stock".into(),
+            }),
+            Some(_) => None,
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+/// Whether to announce low stock now: at or under the threshold and not
+/// announced since it was last above it.
+pub fn should_announce_low_stock(available: i64, threshold: i64, already_announced: bool) -> bool {
+    available <= threshold && !already_announced
+}
+
+/// The body of `PUT /api/inventory/:product_id`: set `available`, or move
+/// it by `delta`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockUpdate {
+    #[serde(default)]
+    pub available: Option<i64>,
+    #[serde(default)]
+    pub delta: Option<i64>,
+}
+
+impl StockUpdate {
+    /// The new available level given the current one.
+    pub fn apply(&self, current: i64) -> Result<i64, ApiError> {
+        let next = match (self.available, self.delta) {
+            (Some(a), None) => a,
+            (None, Some(d)) => {
+                validate::range("delta", d, -MAX_STOCK, MAX_STOCK)?;
+                current + d
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "available",
+                    "give exactly one of `available` and `delta`",
+                ))
+            }
+        };
+        if next < 0 {
+            return Err(ApiError::invalid(
+                if self.delta.is_some() {
+                    "delta"
+                } else {
+                    "available"
+                },
+                format!("stock cannot go below zero (would be {next})"),
+            ));
+        }
+        validate::range("available", next, 0, MAX_STOCK)
+    }
+}
+
+/// The ETag of a stock record version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Whether an `If-Match`/`If-None-Match` value names `version`.
+pub fn etag_matches(header: &str, version: i64) -> bool {
+    let tag = etag(version);
+    header
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == tag)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, q: u32) -> (String, u32) {
+        (id.to_string(), q)
+    }
+
+    #[test]
+    fn lines_are_validated_merged_and_sorted() {
+        let lines = validate_lines(vec![line("b", 2), line("a", 1), line("b", 3)]).expect("valid");
+        assert_eq!(
+            lines,
+            vec![
+                Line {
+                    product_id: "a".into(),
+                    quantity: 1
+                },
+                Line {
+                    product_id: "b".into(),
+                    quantity: 5
+                }
+            ]
+        );
+        assert_eq!(
+            validate_lines(vec![]).expect_err("empty").problem("r")["field"],
+            "lines"
+        );
+        let e = validate_lines(vec![line("a", 1), line("b", 0)]).expect_err("zero");
+        assert_eq!(e.problem("r")["field"], "lines[1].quantity");
+        assert!(validate_lines(vec![line("a b", 1)]).is_err());
+        assert!(validate_lines(vec![line(&"x".repeat(65), 1)]).is_err());
+        assert!(validate_lines(vec![line("a", 600), line("a", 600)]).is_err());
+        assert!(validate_lines((0..51).map(|i| line(&format!("p{i}"), 1)).collect()).is_err());
+    }
+
+    #[test]
+    fn a_plan_is_all_or_nothing_with_a_reason_per_line() {
+        let lines = validate_lines(vec![line("a", 2), line("b", 1), line("c", 1)]).expect("valid");
+        assert!(plan(&lines, &[Some(2), Some(1), Some(9)]).is_ok());
+        let failures = plan(&lines, &[Some(1), Some(1), None]).expect_err("fails");
+        assert_eq!(failures.len(), 2);
+        assert_eq!(
+            (
+                failures[0].product_id.as_str(),
+                failures[0].reason.as_str(),
+                failures[0].available
+            ),
+            ("a", "insufficient_stock", 1)
+        );
+        assert_eq!(
+            (failures[1].product_id.as_str(), failures[1].reason.as_str()),
+            ("c", "unknown_product")
+        );
+    }
+
+    #[test]
+    fn stock_updates_never_go_negative() {
+        let set = |a| StockUpdate {
+            available: Some(a),
+            delta: None,
+        };
+        let by = |d| StockUpdate {
+            available: None,
+            delta: Some(d),
+        };
+        assert_eq!(set(7).apply(3).expect("set"), 7);
+        assert_eq!(by(-3).apply(3).expect("to zero"), 0);
+        assert_eq!(
+            by(-4).apply(3).expect_err("negative").problem("r")["field"],
+            "delta"
+        );
+        assert!(set(-1).apply(3).is_err());
+        assert!(set(MAX_STOCK + 1).apply(0).is_err());
+        assert!(StockUpdate {
+            available: Some(1),
+            delta: Some(1)
+        }
+        .apply(0)
+        .is_err());
+        assert!(StockUpdate {
+            available: None,
+            delta: None
+        }
+        .apply(0)
+        .is_err());
+    }
+
+    #[test]
+    fn low_stock_is_announced_once_per_dip() {
+        assert!(should_announce_low_stock(5, 5, false));
+        assert!(!should_announce_low_stock(5, 5, true));
+        assert!(!should_announce_low_stock(6, 5, false));
+    }
+
+    #[test]
+    fn etags_compare_by_version() {
+        assert!(etag_matches("\"3\"", 3));
+        assert!(etag_matches("W/\"3\", \"4\"", 4));
+        assert!(etag_matches("*", 9));
+        assert!(!etag_matches("\"3\"", 4));
+        assert!(!etag_matches("3", 3));
+    }
+}

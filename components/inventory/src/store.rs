@@ -1,0 +1,343 @@
+//! Inventory's SQL. Every change to stock is a conditional update inside a
+//! `BEGIN IMMEDIATE` transaction, so stock never goes negative and a unit
+//! is never reserved twice, however many requests race.
+
+use platform::db::{int, now_ms, opt_text, text, Db, Migration};
+use platform::events::{Line, LineFailure};
+use platform::{inbox, outbox, ApiError};
+use serde::Serialize;
+use spin_sdk::sqlite3::{QueryResult, Value};
+
+use crate::domain;
+
+const SCHEMA: Migration = &[
+    "CREATE TABLE stock (
+        product_id TEXT PRIMARY KEY,
+        available INTEGER NOT NULL CHECK (available >= 0),
+        reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+        sold INTEGER NOT NULL DEFAULT 0 CHECK (sold >= 0),
+        version INTEGER NOT NULL DEFAULT 1,
+        low_stock_announced INTEGER NOT NULL DEFAULT 0,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        updated_at_ms INTEGER NOT NULL)",
+    "CREATE TABLE reservations (
+        id TEXT PRIMARY KEY,
+        order_id TEXT UNIQUE,
+        owner_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('active', 'committed', 'released')),
+        reason TEXT,
+        expires_at_ms INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL)",
+    "CREATE INDEX reservations_active_expiry ON reservations (expires_at_ms) WHERE status = 'active'",
+    "CREATE TABLE reservation_lines (
+        reservation_id TEXT NOT NULL REFERENCES reservations (id),
+        product_id TEXT NOT NULL,
+        quantity INTEGER NOT NULL CHECK (quantity > 0),
+        PRIMARY KEY (reservation_id, product_id))",
+];
+
+/// The schema, in order.
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, inbox::MIGRATION];
+
+/// One product's stock.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Stock {
+    pub product_id: String,
+    pub available: i64,
+    pub reserved: i64,
+    pub sold: i64,
+    pub version: i64,
+}
+
+/// A reservation and its lines.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReservationRecord {
+    pub id: String,
+    pub order_id: Option<String>,
+    #[serde(skip)]
+    pub owner_id: Option<String>,
+    pub status: String,
+    pub expires_at_ms: i64,
+    pub lines: Vec<Line>,
+}
+
+const STOCK_COLUMNS: &str = "product_id, available, reserved, sold, version";
+
+fn stock_rows(r: &QueryResult) -> Vec<Stock> {
+    r.rows
+        .iter()
+        .filter_map(|row| match row.values.as_slice() {
+            [Value::Text(id), Value::Integer(a), Value::Integer(r), Value::Integer(s), Value::Integer(v), ..] => Some(Stock {
+                product_id: id.clone(),
+                available: *a,
+                reserved: *r,
+                sold: *s,
+                version: *v,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn get(db: &Db, product_id: &str) -> Result<Option<Stock>, ApiError> {
+    let r = db.execute(
+        &format!("SELECT {STOCK_COLUMNS} FROM stock WHERE product_id = ? AND deleted = 0"),
+        &[text(product_id)],
+    )?;
+    Ok(stock_rows(&r).into_iter().next())
+}
+
+/// A page of stock records ordered by product id, optionally only those at
+/// or under `low_threshold`.
+pub fn list(
+    db: &Db,
+    after: Option<&str>,
+    limit: u32,
+    low_threshold: Option<i64>,
+) -> Result<Vec<Stock>, ApiError> {
+    let r = db.execute(
+        &format!(
+            "SELECT {STOCK_COLUMNS} FROM stock WHERE deleted = 0 AND product_id > ? AND (? IS NULL OR available <= ?)
+             ORDER BY product_id LIMIT ?"
+        ),
+        &[
+            text(after.unwrap_or("")),
+            low_threshold.map_or(Value::Null, Value::Integer),
+            low_threshold.map_or(Value::Null, Value::Integer),
+            int(i64::from(limit)),
+        ],
+    )?;
+    Ok(stock_rows(&r))
+}
+
+/// Creates the stock record of a new product; a repeat changes nothing.
+pub fn create(db: &Db, product_id: &str, initial: u32) -> Result<bool, ApiError> {
+    db.execute(
+        "INSERT INTO stock (product_id, available, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT (product_id) DO NOTHING",
+        &[text(product_id), int(initial), int(now_ms())],
+    )?;
+    Ok(db.changes() == 1)
+}
+
+/// Marks a product's stock deleted: it can no longer be reserved.
+pub fn delete(db: &Db, product_id: &str) -> Result<(), ApiError> {
+    db.execute(
+        "UPDATE stock SET deleted = 1, version = version + 1, updated_at_ms = ? WHERE product_id = ?",
+        &[int(now_ms()), text(product_id)],
+    )?;
+    Ok(())
+}
+
+/// Sets `available` if the record is still at `expected_version`.
+pub fn set_available(
+    db: &Db,
+    product_id: &str,
+    available: i64,
+    expected_version: i64,
+) -> Result<bool, ApiError> {
+    db.execute(
+        "UPDATE stock SET available = ?, version = version + 1, updated_at_ms = ?
+         WHERE product_id = ? AND version = ? AND deleted = 0",
+        &[
+            int(available),
+            int(now_ms()),
+            text(product_id),
+            int(expected_version),
+        ],
+    )?;
+    Ok(db.changes() == 1)
+}
+
+/// Reserves every line or none. Returns the failures when any line cannot
+/// be satisfied (nothing is changed then).
+pub fn reserve(
+    db: &Db,
+    reservation_id: &str,
+    order_id: Option<&str>,
+    owner_id: Option<&str>,
+    lines: &[Line],
+    expires_at_ms: i64,
+) -> Result<Result<(), Vec<LineFailure>>, ApiError> {
+    let mut available = Vec::with_capacity(lines.len());
+    for line in lines {
+        available.push(
+            get(db, &line.product_id)?.map(|s| u32::try_from(s.available).unwrap_or(u32::MAX)),
+        );
+    }
+    if let Err(failures) = domain::plan(lines, &available) {
+        return Ok(Err(failures));
+    }
+    for line in lines {
+        // The guard repeats the plan's check in SQL: a unit is taken only
+        // if it is still there.
+        db.execute(
+            "UPDATE stock SET available = available - ?, reserved = reserved + ?, version = version + 1, updated_at_ms = ?
+             WHERE product_id = ? AND deleted = 0 AND available >= ?",
+            &[int(line.quantity), int(line.quantity), int(now_ms()), text(&line.product_id), int(line.quantity)],
+        )?;
+        if db.changes() != 1 {
+            return Err(ApiError::Conflict(format!(
+                "stock of {} changed during the reservation",
+                line.product_id
+            )));
+        }
+    }
+    db.execute(
+        "INSERT INTO reservations (id, order_id, owner_id, status, expires_at_ms, created_at_ms) VALUES (?, ?, ?, 'active', ?, ?)",
+        &[text(reservation_id), opt_text(order_id), opt_text(owner_id), int(expires_at_ms), int(now_ms())],
+    )?;
+    for line in lines {
+        db.execute(
+            "INSERT INTO reservation_lines (reservation_id, product_id, quantity) VALUES (?, ?, ?)",
+            &[
+                text(reservation_id),
+                text(&line.product_id),
+                int(line.quantity),
+            ],
+        )?;
+    }
+    Ok(Ok(()))
+}
+
+fn reservation_where(
+    db: &Db,
+    clause: &str,
+    param: &str,
+) -> Result<Option<ReservationRecord>, ApiError> {
+    let r = db.execute(
+        &format!(
+            "SELECT id, order_id, owner_id, status, expires_at_ms FROM reservations WHERE {clause}"
+        ),
+        &[text(param)],
+    )?;
+    let Some(row) = r.rows.first() else {
+        return Ok(None);
+    };
+    let (Some(Value::Text(id)), Some(Value::Text(status)), Some(Value::Integer(expires))) =
+        (row.values.first(), row.values.get(3), row.values.get(4))
+    else {
+        return Err(ApiError::internal("malformed reservation row"));
+    };
+    let as_opt = |v: Option<&Value>| match v {
+        Some(Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let lines = db.execute(
+        "SELECT product_id, quantity FROM reservation_lines WHERE reservation_id = ? ORDER BY product_id",
+        &[text(id)],
+    )?;
+    let lines = lines
+        .rows
+        .iter()
+        .filter_map(|l| match l.values.as_slice() {
+            [Value::Text(p), Value::Integer(q)] => Some(Line {
+                product_id: p.clone(),
+                quantity: u32::try_from(*q).unwrap_or(0),
+            }),
+            _ => None,
+        })
+        .collect();
+    Ok(Some(ReservationRecord {
+        id: id.clone(),
+        order_id: as_opt(row.values.get(1)),
+        owner_id: as_opt(row.values.get(2)),
+        status: status.clone(),
+        expires_at_ms: *expires,
+        lines,
+    }))
+}
+
+pub fn reservation(db: &Db, id: &str) -> Result<Option<ReservationRecord>, ApiError> {
+    reservation_where(db, "id = ?", id)
+}
+
+pub fn reservation_for_order(
+    db: &Db,
+    order_id: &str,
+) -> Result<Option<ReservationRecord>, ApiError> {
+    reservation_where(db, "order_id = ?", order_id)
+}
+
+/// How an active reservation ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Sold: reserved units leave the warehouse.
+    Commit,
+    /// Released (cancelled or expired): reserved units are available again.
+    Release,
+}
+
+/// Ends an active reservation; false if it was not active.
+pub fn close(
+    db: &Db,
+    r: &ReservationRecord,
+    how: Close,
+    reason: Option<&str>,
+) -> Result<bool, ApiError> {
+    let status = match how {
+        Close::Commit => "committed",
+        Close::Release => "released",
+    };
+    db.execute(
+        "UPDATE reservations SET status = ?, reason = ? WHERE id = ? AND status = 'active'",
+        &[text(status), opt_text(reason), text(&r.id)],
+    )?;
+    if db.changes() != 1 {
+        return Ok(false);
+    }
+    let sql = match how {
+        Close::Commit => "UPDATE stock SET reserved = reserved - ?, sold = sold + ?, version = version + 1, updated_at_ms = ? WHERE product_id = ? AND reserved >= ?",
+        Close::Release => "UPDATE stock SET reserved = reserved - ?, available = available + ?, version = version + 1, updated_at_ms = ? WHERE product_id = ? AND reserved >= ?",
+    };
+    for line in &r.lines {
+        db.execute(
+            sql,
+            &[
+                int(line.quantity),
+                int(line.quantity),
+                int(now_ms()),
+                text(&line.product_id),
+                int(line.quantity),
+            ],
+        )?;
+        if db.changes() != 1 {
+            return Err(ApiError::internal(format!(
+                "reserved count of {} is inconsistent",
+                line.product_id
+            )));
+        }
+    }
+    Ok(true)
+}
+
+/// Active reservations past their expiry.
+pub fn expired(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>, ApiError> {
+    let r = db.execute(
+        "SELECT id FROM reservations WHERE status = 'active' AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
+        &[int(now_ms), int(i64::from(limit))],
+    )?;
+    Ok(r.rows
+        .iter()
+        .filter_map(|row| match row.values.first() {
+            Some(Value::Text(id)) => Some(id.clone()),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Records that low stock was announced (or that stock recovered).
+pub fn low_stock_flag(db: &Db, product_id: &str) -> Result<bool, ApiError> {
+    let r = db.execute(
+        "SELECT low_stock_announced FROM stock WHERE product_id = ?",
+        &[text(product_id)],
+    )?;
+    Ok(platform::db::first_i64(&r).unwrap_or(0) != 0)
+}
+
+pub fn set_low_stock_flag(db: &Db, product_id: &str, announced: bool) -> Result<(), ApiError> {
+    db.execute(
+        "UPDATE stock SET low_stock_announced = ? WHERE product_id = ?",
+        &[int(i64::from(announced)), text(product_id)],
+    )?;
+    Ok(())
+}

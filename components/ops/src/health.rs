@@ -1,0 +1,171 @@
+//! `GET /health`: checks the component's SQLite database and Redis.
+//!
+//! The probes talk to the host; [`HealthReport`] is plain data so the
+//! verdict and its JSON shape are tested natively.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use spin_sdk::http::Response;
+use spin_sdk::redis::{self, RedisResult};
+use spin_sdk::{sqlite3, variables};
+
+use crate::problem;
+
+/// The SQLite database label this component is granted in `spin.toml`.
+const SQLITE_LABEL: &str = "ops";
+/// The Spin variable holding the Redis address (`redis://host:port`).
+const REDIS_URL_VARIABLE: &str = "redis_url";
+
+/// Runs every check and answers 200 (all ok) or 503 (degraded).
+pub fn respond() -> Response {
+    let report = HealthReport::new([("sqlite", check_sqlite()), ("redis", check_redis())]);
+    match serde_json::to_vec(&report) {
+        Ok(body) => Response::builder()
+            .status(report.http_status())
+            .header("content-type", "application/json")
+            .header("cache-control", "no-store")
+            .body(body)
+            .build(),
+        Err(e) => problem::internal(format!("serialising the health report: {e}")),
+    }
+}
+
+/// Overall health, each check's outcome and the component's version.
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    status: Status,
+    checks: BTreeMap<&'static str, Check>,
+    version: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Ok,
+    Degraded,
+}
+
+/// One check: `{"status":"ok"}` or `{"status":"error","error":"..."}`.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+enum Check {
+    Ok,
+    Error { error: String },
+}
+
+impl HealthReport {
+    /// Builds the report from named check outcomes.
+    pub fn new(checks: impl IntoIterator<Item = (&'static str, Result<(), String>)>) -> Self {
+        let checks: BTreeMap<_, _> = checks
+            .into_iter()
+            .map(|(name, outcome)| {
+                let check = match outcome {
+                    Ok(()) => Check::Ok,
+                    Err(error) => Check::Error { error },
+                };
+                (name, check)
+            })
+            .collect();
+        let status = if checks.values().all(|check| *check == Check::Ok) {
+            Status::Ok
+        } else {
+            Status::Degraded
+        };
+        HealthReport {
+            status,
+            checks,
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+
+    /// 200 when everything is ok, 503 otherwise.
+    pub fn http_status(&self) -> u16 {
+        match self.status {
+            Status::Ok => 200,
+            Status::Degraded => 503,
+        }
+    }
+}
+
+/// Opens the `ops` database and runs `SELECT 1`.
+fn check_sqlite() -> Result<(), String> {
+    let conn = sqlite3::Connection::open(SQLITE_LABEL)
+        .map_err(|e| format!("opening database {SQLITE_LABEL:?}: {e:?}"))?;
+    let result = conn
+        .execute("SELECT 1", &[])
+        .map_err(|e| format!("SELECT 1: {e:?}"))?;
+    match result.rows.first().and_then(|row| row.get::<i64>(0)) {
+        Some(1) => Ok(()),
+        other => Err(format!("SELECT 1 returned {other:?}")),
+    }
+}
+
+/// Opens the Redis at variable `redis_url` and sends `PING`.
+fn check_redis() -> Result<(), String> {
+    let address = variables::get(REDIS_URL_VARIABLE)
+        .map_err(|e| format!("variable {REDIS_URL_VARIABLE}: {e:?}"))?;
+    let conn = redis::Connection::open(&address).map_err(|e| format!("connecting: {e:?}"))?;
+    let reply = conn
+        .execute("PING", &[])
+        .map_err(|e| format!("PING: {e:?}"))?;
+    if is_pong(&reply) {
+        Ok(())
+    } else {
+        Err(format!("PING answered {reply:?}"))
+    }
+}
+
+/// Hosts report `PONG` as a status; accept a bulk string too.
+fn is_pong(reply: &[RedisResult]) -> bool {
+    match reply {
+        [RedisResult::Status(s)] => s == "PONG",
+        [RedisResult::Binary(b)] => b == b"PONG",
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn all_ok_is_200() {
+        let report = HealthReport::new([("sqlite", Ok(())), ("redis", Ok(()))]);
+        assert_eq!(report.http_status(), 200);
+        assert_eq!(
+            serde_json::to_value(&report).expect("serialises"),
+            json!({
+                "status": "ok",
+                "checks": {"sqlite": {"status": "ok"}, "redis": {"status": "ok"}},
+                "version": env!("CARGO_PKG_VERSION"),
+            })
+        );
+    }
+
+    #[test]
+    fn a_failing_check_is_503_degraded() {
+        let report = HealthReport::new([
+            ("sqlite", Ok(())),
+            ("redis", Err("connecting: Other(\"refused\")".to_owned())),
+        ]);
+        assert_eq!(report.http_status(), 503);
+        let body = serde_json::to_value(&report).expect("serialises");
+        assert_eq!(body["status"], "degraded");
+        assert_eq!(body["checks"]["sqlite"], json!({"status": "ok"}));
+        assert_eq!(
+            body["checks"]["redis"],
+            json!({"status": "error", "error": "connecting: Other(\"refused\")"})
+        );
+    }
+
+    #[test]
+    fn pong_detection() {
+        assert!(is_pong(&[RedisResult::Status("PONG".into())]));
+        assert!(is_pong(&[RedisResult::Binary(b"PONG".to_vec())]));
+        assert!(!is_pong(&[RedisResult::Status("OK".into())]));
+        assert!(!is_pong(&[]));
+    }
+}

@@ -1,0 +1,214 @@
+//! `GET /api`: the application's public HTTP routes, read from `spin.toml`.
+//!
+//! The manifest is embedded at compile time, so the index always describes
+//! the application this component was built with.
+
+use std::sync::OnceLock;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use spin_sdk::http::Response;
+
+use crate::problem;
+
+/// The application manifest this build belongs to.
+const MANIFEST: &str = include_str!("../../../spin.toml");
+
+/// The body of `GET /api`.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct ApiIndex {
+    pub name: String,
+    /// `[application].version`; `null` when the manifest has none.
+    pub version: Option<String>,
+    pub routes: Vec<RouteEntry>,
+}
+
+/// One public route and the component serving it.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct RouteEntry {
+    pub route: String,
+    pub component: String,
+}
+
+/// Answers the index, parsed once per instance.
+pub fn respond() -> Response {
+    static INDEX: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let index = ApiIndex::from_manifest(MANIFEST).map_err(|e| e.to_string())?;
+        serde_json::to_vec(&index).map_err(|e| e.to_string())
+    });
+    match index {
+        Ok(body) => Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .build(),
+        Err(e) => problem::internal(format!("the embedded spin.toml is invalid: {e}")),
+    }
+}
+
+impl ApiIndex {
+    /// Reads the `[[trigger.http]]` routes of a Spin manifest (version 2),
+    /// in manifest order, leaving out private routes.
+    pub fn from_manifest(manifest: &str) -> Result<ApiIndex, toml::de::Error> {
+        let manifest: Manifest = toml::from_str(manifest)?;
+        let routes = manifest
+            .trigger
+            .http
+            .into_iter()
+            .filter_map(|trigger| match trigger.route {
+                RouteSpec::Path(route) => Some(RouteEntry {
+                    route,
+                    component: trigger.component.name(trigger.id.as_deref()),
+                }),
+                RouteSpec::Private { .. } => None,
+            })
+            .collect();
+        Ok(ApiIndex {
+            name: manifest.application.name,
+            version: manifest.application.version,
+            routes,
+        })
+    }
+}
+
+/// The parts of `spin.toml` the index needs.
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    application: Application,
+    #[serde(default)]
+    trigger: Triggers,
+}
+
+#[derive(Debug, Deserialize)]
+struct Application {
+    name: String,
+    version: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Triggers {
+    #[serde(default)]
+    http: Vec<HttpTrigger>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HttpTrigger {
+    id: Option<String>,
+    route: RouteSpec,
+    component: ComponentRef,
+}
+
+/// `route = "/path"` or `route = { private = true }` (reachable only by
+/// local service chaining, so not part of the public API).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RouteSpec {
+    Path(String),
+    #[allow(dead_code)] // the value is irrelevant: private routes are skipped
+    Private {
+        private: bool,
+    },
+}
+
+/// `component = "name"` or an inline `component = { source = ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ComponentRef {
+    Named(String),
+    Inline(IgnoredAny),
+}
+
+impl ComponentRef {
+    /// The component's name; an inline component is named by its trigger's
+    /// `id`, or `inline` when it has none.
+    fn name(&self, trigger_id: Option<&str>) -> String {
+        match self {
+            ComponentRef::Named(name) => name.clone(),
+            ComponentRef::Inline(_) => trigger_id.unwrap_or("inline").to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(route: &str, component: &str) -> RouteEntry {
+        RouteEntry {
+            route: route.into(),
+            component: component.into(),
+        }
+    }
+
+    #[test]
+    fn embedded_manifest_lists_ops_routes() {
+        let index = ApiIndex::from_manifest(MANIFEST).expect("spin.toml parses");
+        assert_eq!(index.name, "spinshop");
+        assert!(index.version.is_some());
+        assert!(index.routes.contains(&entry("/health", "ops")));
+        assert!(index.routes.contains(&entry("/api", "ops")));
+    }
+
+    #[test]
+    fn private_routes_are_skipped_and_order_kept() {
+        let manifest = r#"
+            spin_manifest_version = 2
+            [application]
+            name = "shop"
+            version = "1.2.3"
+
+            [[trigger.http]]
+            route = "/api/catalog/..."
+            component = "catalog"
+
+            [[trigger.http]]
+            route = { private = true }
+            component = "internal-only"
+
+            [[trigger.http]]
+            id = "hello"
+            route = "/hello"
+            component = { source = "hello.wasm" }
+
+            [[trigger.http]]
+            route = "/health"
+            component = "ops"
+
+            [[trigger.redis]]
+            channel = "events"
+            component = "listener"
+        "#;
+        let index = ApiIndex::from_manifest(manifest).expect("parses");
+        assert_eq!(
+            index,
+            ApiIndex {
+                name: "shop".into(),
+                version: Some("1.2.3".into()),
+                routes: vec![
+                    entry("/api/catalog/...", "catalog"),
+                    entry("/hello", "hello"),
+                    entry("/health", "ops"),
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn manifest_without_triggers_or_version() {
+        let index = ApiIndex::from_manifest("[application]\nname = \"empty\"\n").expect("parses");
+        assert_eq!(index.version, None);
+        assert!(index.routes.is_empty());
+        let body = serde_json::to_value(&index).expect("serialises");
+        assert_eq!(
+            body,
+            serde_json::json!({"name": "empty", "version": null, "routes": []})
+        );
+    }
+
+    #[test]
+    fn invalid_manifest_is_an_error() {
+        assert!(ApiIndex::from_manifest("[application]").is_err());
+        assert!(ApiIndex::from_manifest("not toml = = =").is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests: the application as users and the bridge see it.
+
+mod bad_input;
+mod inventory;

@@ -1,0 +1,295 @@
+//! `cargo xtask bench host`: load on `spinshop-host` with wrk, for a route
+//! that does nothing and routes that write to SQLite and key-value, through
+//! the host's test guest (`bench/host/spin.toml`). Figures go to
+//! `bench/RESULTS.md`.
+
+mod guest;
+mod results;
+mod wrk;
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::compile;
+use crate::net;
+use crate::process::{self, Output, Service};
+use crate::repo::{self, Repo};
+use crate::setup::{self, Prerequisite};
+use crate::stack::{self, HostConfig};
+
+/// How hard and how long to push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchOptions {
+    /// Per scenario, in wrk's `-d` format (`10s`, `2m`).
+    pub duration: String,
+    /// Connections wrk keeps open.
+    pub connections: u32,
+    /// wrk's threads.
+    pub threads: u32,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            duration: "10s".to_owned(),
+            connections: 16,
+            threads: 2,
+        }
+    }
+}
+
+/// Checks a wrk duration: a positive whole number, optionally `s`, `m` or `h`.
+pub fn parse_duration(value: &str) -> Result<String> {
+    let digits = value.trim_end_matches(['s', 'm', 'h']);
+    let unit_len = value.len() - digits.len();
+    match digits.parse::<u32>() {
+        Ok(n) if n > 0 && unit_len <= 1 => Ok(value.to_owned()),
+        _ => bail!(
+            "--duration takes a whole number with an optional unit (s, m, h), like 10s, not {value:?}"
+        ),
+    }
+}
+
+/// One kind of request under load.
+#[derive(Debug, Clone, Copy)]
+struct Scenario {
+    name: &'static str,
+    what: &'static str,
+    method: &'static str,
+    path: &'static str,
+    body: Option<&'static str>,
+    /// The answer is a guest SQLite batch, which reports failures in the body.
+    sqlite_batch: bool,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "trivial",
+        what: "echoes the request",
+        method: "GET",
+        path: "/guest/echo",
+        body: None,
+        sqlite_batch: false,
+    },
+    Scenario {
+        name: "sqlite",
+        what: "INSERT, then SELECT count(*)",
+        method: "POST",
+        path: "/guest/sqlite/default",
+        body: Some(guest::INSERT_AND_COUNT),
+        sqlite_batch: true,
+    },
+    Scenario {
+        name: "key-value",
+        what: "sets one key",
+        method: "PUT",
+        path: "/guest/kv/default/bench",
+        body: Some(r#"{"hits":1}"#),
+        sqlite_batch: false,
+    },
+];
+
+/// Builds, starts a private Redis and host on free ports, runs every
+/// scenario, records the figures and stops everything.
+pub fn host(repo: &Repo, options: &BenchOptions) -> Result<()> {
+    setup::ensure(&[
+        Prerequisite::WasmTarget,
+        Prerequisite::RedisServer,
+        Prerequisite::LoadGenerator,
+    ])?;
+    compile::components(repo, &["host-test-guest".to_owned()])?;
+    compile::host(repo)?;
+
+    let work_dir = repo.local("bench");
+    let state_dir = work_dir.join("state");
+    let redis_dir = work_dir.join("redis");
+    let logs_dir = repo.local("logs");
+    // A fresh database each run, so the SQLite scenario starts from an empty table.
+    repo::recreate_dir(&state_dir)?;
+    repo::recreate_dir(&redis_dir)?;
+    repo::create_dir(&logs_dir)?;
+
+    let redis_port = net::free_port()?;
+    let config = HostConfig {
+        manifest: repo.root().join("bench/host/spin.toml"),
+        runtime_config: None,
+        listen: net::loopback(net::free_port()?),
+        metrics_listen: net::loopback(net::free_port()?),
+        state_dir,
+        redis: net::loopback(redis_port),
+        output: Output::File(logs_dir.join("bench-host.log")),
+        variables: Vec::new(),
+    };
+
+    process::catch_interrupts()?;
+    // Declared before the host so that, dropped last, it outlives it.
+    let _redis = stack::start_redis(
+        redis_port,
+        &redis_dir,
+        Output::File(logs_dir.join("bench-redis.log")),
+    )?;
+    let (host, _) = stack::start_host(repo, &config, "/guest/echo")?;
+    let mut target = Target {
+        repo,
+        options,
+        host,
+        listen: config.listen,
+        work_dir,
+    };
+    target.request(
+        "POST",
+        "/guest/sqlite/default",
+        Some(guest::CREATE_TABLE),
+        true,
+    )?;
+    let mut rows = Vec::new();
+    for scenario in SCENARIOS {
+        rows.push(target.run(scenario)?);
+    }
+
+    let metrics =
+        net::get(config.metrics_listen, "/metrics").context("cannot read the host's metrics")?;
+    let run = results::Run {
+        when: SystemTime::now(),
+        machine: results::Machine::describe(wrk::version()),
+        host_command: format!(
+            "SPIN_VARIABLE_REDIS_HOST={} {}",
+            config.redis,
+            process::display(&config.command(repo))
+        ),
+        rows,
+        instantiation: results::mean_instantiation(&String::from_utf8_lossy(&metrics.body)),
+    };
+    let section = results::section(&run);
+    let results_file = repo.root().join("bench/RESULTS.md");
+    results::append(&results_file, &section)?;
+    println!("{section}");
+    println!("Appended to {}.", repo.relative(&results_file).display());
+    Ok(())
+}
+
+/// The running host under test and how to load it.
+struct Target<'a> {
+    repo: &'a Repo,
+    options: &'a BenchOptions,
+    host: Service,
+    listen: SocketAddr,
+    work_dir: PathBuf,
+}
+
+impl Target<'_> {
+    /// Checks the scenario's request works, then puts it under load.
+    fn run(&mut self, scenario: &Scenario) -> Result<results::Row> {
+        eprintln!(
+            "\n==> {}: {} {} ({})",
+            scenario.name, scenario.method, scenario.path, scenario.what
+        );
+        self.request(
+            scenario.method,
+            scenario.path,
+            scenario.body,
+            scenario.sqlite_batch,
+        )?;
+        let script = match scenario.body {
+            Some(body) => {
+                let path = self.work_dir.join(format!("{}.lua", scenario.name));
+                let text = wrk::script(scenario.method, body)?;
+                fs::write(&path, &text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Some((self.repo.relative(&path).to_path_buf(), text))
+            }
+            None if scenario.method == "GET" => None,
+            None => bail!("scenario {} has no body for its wrk script", scenario.name),
+        };
+        let url = format!("http://{}{}", self.listen, scenario.path);
+        let mut command = wrk::command(
+            self.options,
+            script.as_ref().map(|(p, _)| p.as_path()),
+            &url,
+        );
+        command.current_dir(self.repo.root());
+        let command_line = process::display(&command);
+        let mut report = wrk::run(&mut command)?;
+        self.host
+            .check_running()
+            .context("the host stopped under load")?;
+        if scenario.sqlite_batch {
+            // Every completed request inserted a row, and so did the check before the load.
+            let answer = self.request("POST", scenario.path, Some(guest::COUNT), true)?;
+            let rows = guest::counted(&answer)
+                .with_context(|| format!("cannot read the row count from {answer}"))?;
+            report.bad_responses += guest::failed_inserts(rows, report.requests, 1);
+        }
+        if report.bad_responses + report.socket_errors > 0 {
+            eprintln!(
+                "warning: {} had {} failed requests and {} socket errors; {}",
+                scenario.name,
+                report.bad_responses,
+                report.socket_errors,
+                self.host.output_hint()
+            );
+        }
+        Ok(results::Row {
+            scenario: scenario.name.to_owned(),
+            request: format!("`{} {}`: {}", scenario.method, scenario.path, scenario.what),
+            command: command_line,
+            script: script.map(|(path, text)| (path.display().to_string(), text)),
+            report,
+        })
+    }
+
+    /// One request that must succeed (2xx, and for a SQLite batch no error
+    /// in the body); returns the body.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        sqlite_batch: bool,
+    ) -> Result<String> {
+        let response = net::request(self.listen, method, path, body.map(str::as_bytes))?;
+        let text = String::from_utf8_lossy(&response.body).into_owned();
+        if !response.is_success() || (sqlite_batch && !guest::batch_succeeded(&text)) {
+            bail!(
+                "{method} {path} answered {}: {}; {}",
+                response.status,
+                response.body_text(),
+                self.host.output_hint()
+            );
+        }
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_what_wrk_takes() {
+        for ok in ["10s", "2m", "1h", "30"] {
+            assert_eq!(parse_duration(ok).ok().as_deref(), Some(ok));
+        }
+        for bad in ["", "0s", "s", "10ss", "1.5s", "-1s", "10 s", "soon"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_scenario_can_be_scripted() -> Result<()> {
+        for scenario in SCENARIOS {
+            match scenario.body {
+                Some(body) => {
+                    let script = wrk::script(scenario.method, body)?;
+                    assert!(script.contains(scenario.method), "{script}");
+                }
+                None => assert_eq!(scenario.method, "GET"),
+            }
+        }
+        Ok(())
+    }
+}

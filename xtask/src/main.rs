@@ -1,0 +1,235 @@
+//! `cargo xtask`: set-up, build, run, test and benchmark orchestration for
+//! spinshop. Each command does its own set-up, so a fresh machine needs
+//! nothing but rustup (and root, or the apt command it prints).
+
+mod bench;
+mod compile;
+mod net;
+mod process;
+mod repo;
+mod secrets;
+mod setup;
+mod stack;
+mod test;
+mod up;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _, Result};
+
+use bench::BenchOptions;
+use repo::Repo;
+
+const USAGE: &str = "\
+cargo xtask: set up, build, run, test and benchmark spinshop
+
+USAGE:
+    cargo xtask <COMMAND>
+
+COMMANDS:
+    setup                 add the wasm32-wasip2 target, rustfmt, clippy and redis-server if missing
+    build                 setup, then build the components (wasm32-wasip2) and spinshop-host (release)
+    up                    build, start Redis and spinshop-host on 127.0.0.1:3000; Ctrl-C stops both
+    test [-- <ARGS>...]   setup, rustfmt check, build, clippy -D warnings, every test in the workspace;
+                          ARGS go to `cargo test --workspace --release`
+    bench host [OPTIONS]  load spinshop-host with wrk; appends the figures to bench/RESULTS.md
+        --duration <D>        per scenario, in wrk's format [default: 10s]
+        --connections <N>     open connections [default: 16]
+        --threads <N>         wrk threads [default: 2]
+
+ENVIRONMENT (up):
+    SPINSHOP_LISTEN           the application's address [default: 127.0.0.1:3000]
+    SPINSHOP_METRICS_LISTEN   the host's metrics address [default: 127.0.0.1:9090]
+    SPINSHOP_REDIS_PORT       Redis port; a Redis already answering there is reused [default: 6379]
+";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Setup,
+    Build,
+    Up,
+    Test { cargo_test_args: Vec<String> },
+    BenchHost(BenchOptions),
+    Help,
+}
+
+fn parse_args(args: &[String]) -> Result<Command> {
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => return Ok(Command::Help),
+    };
+    let no_more = |rest: &[String]| match rest.first() {
+        Some(extra) => bail!("unexpected argument {extra:?} after `{command}`"),
+        None => Ok(()),
+    };
+    match command {
+        "setup" => no_more(rest).map(|()| Command::Setup),
+        "build" => no_more(rest).map(|()| Command::Build),
+        "up" => no_more(rest).map(|()| Command::Up),
+        "test" => match rest.split_first() {
+            None => Ok(Command::Test {
+                cargo_test_args: Vec::new(),
+            }),
+            Some((dashes, args)) if dashes == "--" => Ok(Command::Test {
+                cargo_test_args: args.to_vec(),
+            }),
+            Some((other, _)) => {
+                bail!("unexpected argument {other:?}: pass arguments for cargo test after `--`")
+            }
+        },
+        "bench" => match rest.split_first() {
+            Some((target, options)) if target == "host" => {
+                parse_bench_options(options).map(Command::BenchHost)
+            }
+            Some((target, _)) => bail!("unknown benchmark {target:?}; there is `bench host`"),
+            None => bail!("`bench` needs a target: `bench host`"),
+        },
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        other => bail!("unknown command {other:?}"),
+    }
+}
+
+fn parse_bench_options(args: &[String]) -> Result<BenchOptions> {
+    let mut options = BenchOptions::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--duration" => options.duration = bench::parse_duration(value?)?,
+            "--connections" => options.connections = parse_count(flag, value?)?,
+            "--threads" => options.threads = parse_count(flag, value?)?,
+            other => bail!("unknown option {other:?} for `bench host`"),
+        }
+    }
+    if options.threads > options.connections {
+        bail!(
+            "--threads ({}) cannot exceed --connections ({})",
+            options.threads,
+            options.connections
+        );
+    }
+    Ok(options)
+}
+
+fn parse_count(flag: &str, value: &str) -> Result<u32> {
+    match value.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("{flag} needs a positive whole number, not {value:?}"),
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    if command == Command::Help {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    let repo = Repo::locate()?;
+    // Every relative path (spin.toml's sources, recorded commands) is from the root.
+    std::env::set_current_dir(repo.root())
+        .with_context(|| format!("cannot change to {}", repo.root().display()))?;
+    match command {
+        Command::Setup => setup::ensure(setup::ALL_BUT_LOAD_GENERATOR),
+        Command::Build => {
+            setup::ensure(&[setup::Prerequisite::WasmTarget])?;
+            compile::everything(&repo)
+        }
+        Command::Up => up::run(&repo),
+        Command::Test { cargo_test_args } => test::run(&repo, &cargo_test_args),
+        Command::BenchHost(options) => bench::host(&repo, &options),
+        Command::Help => Ok(()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse_args(&args) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("error: {e:#}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Command> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        parse_args(&args)
+    }
+
+    #[test]
+    fn parses_the_simple_commands() {
+        assert_eq!(parse("").ok(), Some(Command::Help));
+        assert_eq!(parse("--help").ok(), Some(Command::Help));
+        assert_eq!(parse("setup").ok(), Some(Command::Setup));
+        assert_eq!(parse("build").ok(), Some(Command::Build));
+        assert_eq!(parse("up").ok(), Some(Command::Up));
+    }
+
+    #[test]
+    fn test_passes_everything_after_the_dashes_to_cargo_test() {
+        assert_eq!(
+            parse("test").ok(),
+            Some(Command::Test {
+                cargo_test_args: vec![]
+            })
+        );
+        let expected = ["-p", "spinshop-host", "--", "--nocapture"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            parse("test -- -p spinshop-host -- --nocapture").ok(),
+            Some(Command::Test {
+                cargo_test_args: expected
+            })
+        );
+        assert!(parse("test -p spinshop-host").is_err());
+    }
+
+    #[test]
+    fn bench_host_takes_defaults_and_options() {
+        assert_eq!(
+            parse("bench host").ok(),
+            Some(Command::BenchHost(BenchOptions::default()))
+        );
+        let options = BenchOptions {
+            duration: "30s".into(),
+            connections: 64,
+            threads: 4,
+        };
+        assert_eq!(
+            parse("bench host --duration 30s --connections 64 --threads 4").ok(),
+            Some(Command::BenchHost(options))
+        );
+    }
+
+    #[test]
+    fn rejects_what_it_does_not_understand() {
+        for line in [
+            "deploy",
+            "up now",
+            "setup --force",
+            "bench",
+            "bench guest",
+            "bench host --duration",
+            "bench host --duration soon",
+            "bench host --connections 0",
+            "bench host --threads -1",
+            "bench host --threads 8 --connections 4",
+            "bench host --rate 5",
+        ] {
+            assert!(parse(line).is_err(), "{line:?} should be rejected");
+        }
+    }
+}

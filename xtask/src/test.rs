@@ -1,0 +1,123 @@
+//! `cargo xtask test`: what CI runs. Set-up, formatting, the build, clippy
+//! with warnings as errors, then every test in the workspace; each step
+//! timed, the first failure ends the run.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::compile;
+use crate::process;
+use crate::repo::Repo;
+use crate::setup;
+
+/// Runs every step; `cargo_test_args` go to `cargo test`.
+pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
+    let mut steps = Steps::default();
+    steps.run("setup", || setup::ensure(setup::ALL_BUT_LOAD_GENERATOR))?;
+    // Formatting first: it takes a second and needs no build.
+    steps.run("rustfmt", || {
+        process::run(repo.cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
+    steps.run("build", || compile::everything(repo))?;
+    steps.run("clippy", || {
+        process::run(repo.cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--release",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    steps.run("tests", || {
+        process::run(
+            repo.cargo()
+                .args(["test", "--workspace", "--release"])
+                .args(cargo_test_args),
+        )
+    })?;
+    steps.summary("passed");
+    Ok(())
+}
+
+/// The steps run so far and how long each took.
+#[derive(Debug, Default)]
+struct Steps {
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Steps {
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result<()>) -> Result<()> {
+        eprintln!("\n==> {name}");
+        let started = Instant::now();
+        let result = step();
+        let took = started.elapsed();
+        self.done.push((name, took));
+        match &result {
+            Ok(()) => eprintln!("==> {name}: ok in {}", format_duration(took)),
+            Err(_) => {
+                eprintln!("==> {name}: FAILED after {}", format_duration(took));
+                self.summary("failed");
+            }
+        }
+        result
+    }
+
+    fn summary(&self, outcome: &str) {
+        let total: Duration = self.done.iter().map(|(_, took)| *took).sum();
+        eprintln!(
+            "\ncargo xtask test {outcome} in {}:",
+            format_duration(total)
+        );
+        for (name, took) in &self.done {
+            eprintln!("  {name:<8} {:>8}", format_duration(*took));
+        }
+    }
+}
+
+/// `850ms`, `12.3s`, `4m05s`.
+fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 1.0 {
+        format!("{}ms", d.as_millis())
+    } else if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let whole = d.as_secs();
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_duration(Duration::from_millis(850)), "850ms");
+        assert_eq!(format_duration(Duration::from_millis(12_345)), "12.3s");
+        assert_eq!(format_duration(Duration::from_secs(245)), "4m05s");
+    }
+
+    #[test]
+    fn stops_at_the_first_failure() {
+        fn three_steps(steps: &mut Steps, reached_three: &mut bool) -> Result<()> {
+            steps.run("one", || Ok(()))?;
+            steps.run("two", || anyhow::bail!("broken"))?;
+            steps.run("three", || {
+                *reached_three = true;
+                Ok(())
+            })
+        }
+        let mut steps = Steps::default();
+        let mut reached_three = false;
+        assert!(three_steps(&mut steps, &mut reached_three).is_err());
+        assert!(!reached_three);
+        assert_eq!(
+            steps.done.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+    }
+}

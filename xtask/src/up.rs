@@ -1,0 +1,112 @@
+//! `cargo xtask up`: build, start Redis and the host, show where they are,
+//! and keep them running until Ctrl-C (or until one of them dies).
+
+use anyhow::{Context as _, Result};
+
+use crate::compile;
+use crate::net;
+use crate::process::{self, Output};
+use crate::repo::{self, Repo};
+use crate::secrets;
+use crate::setup::{self, Prerequisite};
+use crate::stack::{self, HostConfig, Redis};
+
+/// Runs the application until interrupted.
+pub fn run(repo: &Repo) -> Result<()> {
+    setup::ensure(&[Prerequisite::WasmTarget, Prerequisite::RedisServer])?;
+    compile::everything(repo)?;
+
+    let redis_port = env_or("SPINSHOP_REDIS_PORT", 6379u16)?;
+    let listen = env_or("SPINSHOP_LISTEN", net::loopback(3000))?;
+    let metrics_listen = env_or("SPINSHOP_METRICS_LISTEN", net::loopback(9090))?;
+    for addr in [listen, metrics_listen] {
+        if !addr.ip().is_loopback() {
+            eprintln!("warning: {addr} is not a loopback address: other machines may reach it");
+        }
+    }
+    let redis_dir = repo.local("redis");
+    let data_dir = repo.local("data");
+    let logs_dir = repo.local("logs");
+    repo::create_dir(&logs_dir)?;
+    let redis_log = logs_dir.join("redis.log");
+
+    process::catch_interrupts()?;
+    // Declared before the host so that, dropped last, it outlives it.
+    let mut redis = stack::start_redis(redis_port, &redis_dir, Output::File(redis_log.clone()))?;
+    let host = HostConfig {
+        manifest: repo.root().join("spin.toml"),
+        runtime_config: Some(repo.root().join("runtime-config.toml")),
+        listen,
+        metrics_listen,
+        state_dir: data_dir.clone(),
+        redis: net::loopback(redis_port),
+        output: Output::Terminal,
+        variables: secrets::local(repo)?,
+    };
+    let (mut host_service, health) = stack::start_host(repo, &host, "/health")?;
+
+    let redis_where = match &redis {
+        Redis::Started(_) => format!(
+            "127.0.0.1:{redis_port}  (data {}, log {})",
+            repo.relative(&redis_dir).display(),
+            repo.relative(&redis_log).display()
+        ),
+        Redis::Reused => {
+            format!("127.0.0.1:{redis_port}  (already running; not started or stopped here)")
+        }
+    };
+    let health_note = if health.is_success() {
+        format!("GET /health: {}", health.status)
+    } else {
+        format!("GET /health: {} {}", health.status, health.body_text())
+    };
+    println!();
+    println!("spinshop is up (Ctrl-C stops it)");
+    println!("  app      http://{listen}  ({health_note})");
+    println!("  API      http://{listen}/api");
+    println!("  metrics  http://{metrics_listen}/metrics");
+    println!("  Redis    {redis_where}");
+    println!("  SQLite   {}", repo.relative(&data_dir).display());
+    println!();
+
+    let mut services = vec![&mut host_service];
+    if let Redis::Started(service) = &mut redis {
+        services.push(service);
+    }
+    let outcome = process::supervise(&mut services);
+    // The host first: it may still be answering requests that use Redis.
+    host_service.stop()?;
+    if let Redis::Started(service) = &mut redis {
+        service.stop()?;
+    }
+    outcome.context("spinshop stopped")
+}
+
+/// The environment variable `name` parsed, or `default` when unset.
+fn env_or<T>(name: &str, default: T) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match std::env::var(name) {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .with_context(|| format!("{name}={value:?} is not valid")),
+        Err(_) => Ok(default),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+
+    #[test]
+    fn environment_overrides_parse_or_fall_back() -> Result<()> {
+        let unset: SocketAddr = env_or("SPINSHOP_XTASK_TEST_UNSET_VARIABLE", net::loopback(3000))?;
+        assert_eq!(unset, net::loopback(3000));
+        Ok(())
+    }
+}
