@@ -124,3 +124,64 @@ pub fn envelope(event_type: &str, topic: &str, key: &str, payload: Value) -> Val
         "payload": payload.to_string(),
     })
 }
+
+/// Bodies no JSON route may answer with anything but a 4xx problem:
+/// malformed JSON, wrong shapes, an oversized body, a non-JSON type.
+pub fn hostile_bodies() -> Vec<(String, &'static str)> {
+    vec![
+        ("{not json".into(), "application/json"),
+        ("".into(), "application/json"),
+        ("[]".into(), "application/json"),
+        ("null".into(), "application/json"),
+        ("42".into(), "application/json"),
+        (r#"{"unexpected": true}"#.into(), "application/json"),
+        (
+            format!(r#"{{"pad": "{}"}}"#, "x".repeat(2 * 1024 * 1024)),
+            "application/json",
+        ),
+        (r#"{"a": 1}"#.into(), "text/plain"),
+    ]
+}
+
+/// Sends each body to `method path` and checks every answer is a 4xx
+/// `application/problem+json` document with a matching status.
+pub async fn assert_all_4xx(
+    stack: &Stack,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    extra_headers: &[(&str, &str)],
+    bodies: &[(String, &str)],
+) {
+    for (body, content_type) in bodies {
+        let mut req = client()
+            .request(method.clone(), stack.url(path))
+            .header("content-type", *content_type)
+            .body(body.clone());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in extra_headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.expect("send");
+        let status = r.status().as_u16();
+        let preview: String = body.chars().take(60).collect();
+        assert!(
+            (400..500).contains(&status),
+            "{method} {path} with {preview:?} gave {status}"
+        );
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            ct, "application/problem+json",
+            "{method} {path} with {preview:?}"
+        );
+        let problem: Value = r.json().await.expect("problem json");
+        assert_eq!(problem["status"], status, "{problem}");
+    }
+}

@@ -69,7 +69,15 @@ struct Scenario {
 const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "trivial",
-        what: "echoes the request",
+        what: "answers 200 `ok`, nothing else",
+        method: "GET",
+        path: "/guest/ok",
+        body: None,
+        sqlite_batch: false,
+    },
+    Scenario {
+        name: "echo",
+        what: "echoes the request's headers as JSON",
         method: "GET",
         path: "/guest/echo",
         body: None,

@@ -15,23 +15,11 @@ pub const COMPONENT: &str = "inventory";
 /// Its SQLite database label.
 pub const DATABASE: &str = "inventory";
 
-#[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code)]
-mod export {
-    use spin_sdk::http::{IncomingRequest, ResponseOutparam};
-
-    #[spin_sdk::http_component]
-    async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-        platform::serve::serve(
-            super::COMPONENT,
-            req,
-            out,
-            platform::request::DEFAULT_BODY_LIMIT,
-            |req, ctx| async move { super::route(&req, &ctx) },
-        )
-        .await;
-    }
-}
+platform::http_component!(
+    crate::COMPONENT,
+    platform::request::DEFAULT_BODY_LIMIT,
+    crate::route
+);
 
 /// Routes a request to its handler. The bridge's routes live under
 /// `/internal/inventory/` (each component has its own internal prefix).

@@ -5,12 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use platform::Response;
 use serde::Serialize;
-use spin_sdk::http::Response;
 use spin_sdk::redis::{self, RedisResult};
 use spin_sdk::{sqlite3, variables};
-
-use crate::problem;
 
 /// The SQLite database label this component is granted in `spin.toml`.
 const SQLITE_LABEL: &str = "ops";
@@ -20,15 +18,7 @@ const REDIS_URL_VARIABLE: &str = "redis_url";
 /// Runs every check and answers 200 (all ok) or 503 (degraded).
 pub fn respond() -> Response {
     let report = HealthReport::new([("sqlite", check_sqlite()), ("redis", check_redis())]);
-    match serde_json::to_vec(&report) {
-        Ok(body) => Response::builder()
-            .status(report.http_status())
-            .header("content-type", "application/json")
-            .header("cache-control", "no-store")
-            .body(body)
-            .build(),
-        Err(e) => problem::internal(format!("serialising the health report: {e}")),
-    }
+    Response::json(report.http_status(), &report).with_header("cache-control", "no-store")
 }
 
 /// Overall health, each check's outcome and the component's version.

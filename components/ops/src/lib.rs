@@ -1,37 +1,25 @@
 //! `ops`: operational endpoints of spinshop — `GET /health` (dependency
-//! checks) and `GET /api` (the route table of the application).
+//! checks) and `GET /api` (the public route table of the application).
 
 mod health;
-mod problem;
 mod routes;
 
-use spin_sdk::http::{Method, Request, Response};
+use platform::{ApiError, Context, Method, Request, Response};
 
-/// The `wasi:http/incoming-handler` export.
-///
-/// The SDK's export glue is generated `unsafe` code (`export_name`, raw
-/// handles), so only this module opts out of the workspace's
-/// `deny(unsafe_code)`. It exists only in wasm builds: native linkers reject
-/// the WIT export names in a cdylib, and native builds are for unit tests.
-#[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code)]
-mod export {
-    #[spin_sdk::http_component]
-    fn handle(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
-        super::handle(&req)
-    }
-}
+/// The component's name in logs.
+pub const COMPONENT: &str = "ops";
+
+platform::http_component!(crate::COMPONENT, 16 * 1024, crate::route);
 
 /// Routes one request.
-pub fn handle(req: &Request) -> Response {
-    let get_only = |respond: fn() -> Response| match req.method() {
-        Method::Get => respond(),
-        other => problem::method_not_allowed(other, &["GET"]),
-    };
-    match normalise(req.path()) {
-        "/health" => get_only(health::respond),
-        "/api" => get_only(routes::respond),
-        path => problem::not_found(path),
+pub fn route(req: &Request, _ctx: &Context) -> Result<Response, ApiError> {
+    let path = normalise(&req.path);
+    let known = matches!(path, "/health" | "/api");
+    match (req.method, path) {
+        (Method::Get, "/health") => Ok(health::respond()),
+        (Method::Get, "/api") => routes::respond(),
+        _ if known => Err(ApiError::MethodNotAllowed { allow: "GET" }),
+        (_, path) => Err(ApiError::NotFound(format!("no route for {path}"))),
     }
 }
 
@@ -49,44 +37,47 @@ mod tests {
 
     use super::*;
 
-    fn request(method: Method, uri: &str) -> Request {
-        Request::builder().method(method).uri(uri).build()
-    }
-
-    fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
-        response.header(name).and_then(|value| value.as_str())
+    fn call(method: Method, path: &str) -> Response {
+        let req = Request::new(method, path, &[], b"");
+        let ctx = Context::from_request(COMPONENT, &req);
+        platform::serve::respond(route(&req, &ctx), &ctx, method.as_str(), path)
     }
 
     fn body_json(response: &Response) -> Value {
-        serde_json::from_slice(response.body()).expect("JSON body")
+        serde_json::from_slice(&response.body).expect("JSON body")
     }
 
     #[test]
-    fn api_lists_the_manifest_routes() {
-        let response = handle(&request(Method::Get, "http://localhost:3000/api"));
-        assert_eq!(*response.status(), 200);
-        assert_eq!(header(&response, "content-type"), Some("application/json"));
+    fn api_lists_the_public_manifest_routes() {
+        let response = call(Method::Get, "/api");
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("content-type"), Some("application/json"));
         let body = body_json(&response);
         assert_eq!(body["name"], "spinshop");
         let routes = body["routes"].as_array().expect("routes array");
         assert!(routes.contains(&serde_json::json!({"route": "/health", "component": "ops"})));
         assert!(routes.contains(&serde_json::json!({"route": "/api", "component": "ops"})));
+        assert!(
+            !routes.iter().any(|r| r["route"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("/internal/"))),
+            "the bridge's routes are not advertised"
+        );
     }
 
     #[test]
     fn trailing_slash_is_the_same_route() {
-        let response = handle(&request(Method::Get, "/api/"));
-        assert_eq!(*response.status(), 200);
+        assert_eq!(call(Method::Get, "/api/").status, 200);
     }
 
     #[test]
     fn other_methods_are_405_with_allow() {
         for path in ["/health", "/api"] {
-            let response = handle(&request(Method::Post, path));
-            assert_eq!(*response.status(), 405, "{path}");
-            assert_eq!(header(&response, "allow"), Some("GET"));
+            let response = call(Method::Post, path);
+            assert_eq!(response.status, 405, "{path}");
+            assert_eq!(response.header("allow"), Some("GET"));
             assert_eq!(
-                header(&response, "content-type"),
+                response.header("content-type"),
                 Some("application/problem+json")
             );
             let body = body_json(&response);
@@ -97,11 +88,12 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_404_problems() {
-        let response = handle(&request(Method::Get, "/api/nothing"));
-        assert_eq!(*response.status(), 404);
+        let response = call(Method::Get, "/api/nothing");
+        assert_eq!(response.status, 404);
         let body = body_json(&response);
         assert_eq!(body["title"], "Not Found");
         assert_eq!(body["detail"], "no route for /api/nothing");
+        assert!(response.header("x-request-id").is_some());
     }
 
     #[test]

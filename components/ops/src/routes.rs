@@ -5,11 +5,9 @@
 
 use std::sync::OnceLock;
 
+use platform::{ApiError, Response};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use spin_sdk::http::Response;
-
-use crate::problem;
 
 /// The application manifest this build belongs to.
 const MANIFEST: &str = include_str!("../../../spin.toml");
@@ -31,19 +29,14 @@ pub struct RouteEntry {
 }
 
 /// Answers the index, parsed once per instance.
-pub fn respond() -> Response {
-    static INDEX: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        let index = ApiIndex::from_manifest(MANIFEST).map_err(|e| e.to_string())?;
-        serde_json::to_vec(&index).map_err(|e| e.to_string())
-    });
+pub fn respond() -> Result<Response, ApiError> {
+    static INDEX: OnceLock<Result<ApiIndex, String>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| ApiIndex::from_manifest(MANIFEST).map_err(|e| e.to_string()));
     match index {
-        Ok(body) => Response::builder()
-            .status(200)
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .build(),
-        Err(e) => problem::internal(format!("the embedded spin.toml is invalid: {e}")),
+        Ok(index) => Ok(Response::json(200, index)),
+        Err(e) => Err(ApiError::internal(format!(
+            "the embedded spin.toml is invalid: {e}"
+        ))),
     }
 }
 
@@ -57,6 +50,8 @@ impl ApiIndex {
             .http
             .into_iter()
             .filter_map(|trigger| match trigger.route {
+                // The bridge's routes are not part of the public API.
+                RouteSpec::Path(route) if route.starts_with("/internal/") => None,
                 RouteSpec::Path(route) => Some(RouteEntry {
                     route,
                     component: trigger.component.name(trigger.id.as_deref()),

@@ -66,3 +66,32 @@ pub fn error_response(e: &ApiError, ctx: &Context) -> Response {
     }
     r
 }
+
+/// Declares a component's `wasi:http/incoming-handler` export, routing
+/// every request through [`serve`]:
+/// `platform::http_component!("inventory", platform::request::DEFAULT_BODY_LIMIT, crate::route);`
+/// where `route` is `fn(&Request, &Context) -> Result<Response, ApiError>`.
+///
+/// The export exists only in wasm builds (native builds are for unit
+/// tests, and native linkers reject the WIT export names); the SDK's glue
+/// is generated `unsafe` code, so only this module opts out of the
+/// workspace's `deny(unsafe_code)`.
+#[macro_export]
+macro_rules! http_component {
+    ($name:expr, $body_limit:expr, $route:path) => {
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)]
+        mod __spinshop_export {
+            #[::spin_sdk::http_component]
+            async fn handle(
+                req: ::spin_sdk::http::IncomingRequest,
+                out: ::spin_sdk::http::ResponseOutparam,
+            ) {
+                $crate::serve::serve($name, req, out, $body_limit, |req, ctx| async move {
+                    $route(&req, &ctx)
+                })
+                .await;
+            }
+        }
+    };
+}

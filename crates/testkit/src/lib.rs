@@ -109,6 +109,12 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Stops the server (to test what happens when Redis is down).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn host_port(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

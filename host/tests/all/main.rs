@@ -4,6 +4,7 @@
 mod harness;
 
 mod chaining;
+mod imports;
 mod isolation;
 mod key_value;
 mod lifecycle;

@@ -40,6 +40,7 @@ mod export {
 pub async fn handle(req: Request) -> Response {
     let path_info = path_info(&req);
     match Route::parse(req.method(), &path_info) {
+        Route::Ok => reply::text(200, "ok"),
         Route::Echo => echo::echo(&req),
         Route::Variable(name) => config::variable(&name),
         Route::Env(name) => config::env(&name),

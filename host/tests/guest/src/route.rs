@@ -19,6 +19,8 @@ pub enum Trap {
 /// What a request asks the guest to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// `GET /ok`: 200 `ok`, the cheapest possible answer (benchmarks).
+    Ok,
     /// Any method `/echo`.
     Echo,
     /// `GET /var/<name>`.
@@ -66,6 +68,7 @@ impl Route {
         let is_get = matches!(method, Method::Get);
 
         match (first, second, rest) {
+            ("ok", None, None) if is_get => Route::Ok,
             ("echo", None, None) => Route::Echo,
             ("var", Some(name), None) if is_get && !name.is_empty() => Route::Variable(name),
             ("env", Some(name), None) if is_get && !name.is_empty() => Route::Env(name),
@@ -126,6 +129,7 @@ mod tests {
     #[test]
     fn echo_accepts_any_method() {
         assert_eq!(get("/echo"), Route::Echo);
+        assert_eq!(get("/ok"), Route::Ok);
         assert_eq!(Route::parse(&Method::Patch, "/echo"), Route::Echo);
         assert_eq!(
             Route::parse(&Method::Other("BREW".into()), "echo"),
