@@ -65,7 +65,7 @@ impl Default for HostOptions {
             runtime_config: None,
             state_dir: None,
             cache_dir: None,
-            max_instances: 128,
+            max_instances: 256,
             request_timeout: Duration::from_secs(30),
             max_memory: 128 << 20,
         }

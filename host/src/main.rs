@@ -20,7 +20,7 @@ OPTIONS:
         --runtime-config-file <FILE>  runtime configuration (Spin's format)
         --state-dir <DIR>             default databases [default: .spin beside the manifest]
         --metrics-listen <ADDR>       serve the host's Prometheus metrics on ADDR
-        --max-instances <N>           requests handled at once, 503 beyond [default: 128]
+        --max-instances <N>           requests handled at once, 503 beyond [default: 256]
         --request-timeout <SECS>      time limit of one request [default: 30]
         --max-memory-mb <MB>          linear memory limit of one instance [default: 128]
         --cache-dir <DIR>             compiled-component cache [default: $XDG_CACHE_HOME or ~/.cache /spinshop-host]

@@ -458,3 +458,43 @@ async fn internal_routes_need_the_bridge_credential() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_burst_of_anonymous_reads_is_rate_limited() {
+    let stack = Stack::start();
+    create_product(&stack, "popular", 1).await;
+    let first = client()
+        .get(stack.url("/api/inventory/popular"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-ratelimit-limit"], "100");
+    assert!(first.headers().contains_key("x-ratelimit-remaining"));
+    let mut tasks = Vec::new();
+    for _ in 0..150 {
+        let url = stack.url("/api/inventory/popular");
+        tasks.push(tokio::spawn(async move {
+            client().get(url).send().await.expect("get")
+        }));
+    }
+    let (mut ok, mut limited) = (0, 0);
+    for t in tasks {
+        let r = t.await.expect("join");
+        match r.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                limited += 1;
+                assert!(r.headers().contains_key("retry-after"));
+                assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
+                assert_eq!(r.headers()["content-type"], "application/problem+json");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(limited > 0, "some of the burst is refused ({ok} ok)");
+    assert!(
+        ok >= 50,
+        "the bucket's capacity is served ({ok} ok, {limited} limited)"
+    );
+}

@@ -12,6 +12,10 @@ use crate::store::{self, Stock};
 use crate::DATABASE;
 
 pub fn route(req: &Request, ctx: &Context, segments: &[&str]) -> Result<Response, ApiError> {
+    platform::ratelimit::limited(req, ctx, "inventory", || dispatch(req, ctx, segments))
+}
+
+fn dispatch(req: &Request, ctx: &Context, segments: &[&str]) -> Result<Response, ApiError> {
     match (req.method, segments) {
         (Method::Get, ["api", "inventory"]) => list(req),
         (_, ["api", "inventory"]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),

@@ -2,6 +2,8 @@
 //! carries (accepted from the caller or created), passed into outbound
 //! calls and events, and the one JSON log line written per request.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Instant;
 
 use crate::request::Request;
@@ -15,6 +17,9 @@ pub struct Context {
     pub traceparent: String,
     pub client_addr: String,
     pub started: Instant,
+    /// Headers for the answer whatever it turns out to be, success or
+    /// problem (rate-limit state, for one). Shared by the context's clones.
+    response_headers: Rc<RefCell<Vec<(String, String)>>>,
 }
 
 impl Context {
@@ -39,7 +44,20 @@ impl Context {
             traceparent: format!("00-{trace_id}-{span_id}-01"),
             client_addr,
             started: Instant::now(),
+            response_headers: Rc::default(),
         }
+    }
+
+    /// Adds a header to the eventual response, error or not.
+    pub fn add_response_header(&self, name: &str, value: impl Into<String>) {
+        self.response_headers
+            .borrow_mut()
+            .push((name.to_ascii_lowercase(), value.into()));
+    }
+
+    /// The headers added with [`Context::add_response_header`].
+    pub fn response_headers(&self) -> Vec<(String, String)> {
+        self.response_headers.borrow().clone()
     }
 
     /// The client's IP address without the port.

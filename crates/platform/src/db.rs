@@ -5,6 +5,8 @@ use spin_sdk::sqlite3::{Connection, QueryResult, Value};
 
 use crate::problem::ApiError;
 
+const CURRENT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+
 /// A migration: its statements, applied once, in order, atomically.
 pub type Migration = &'static [&'static str];
 
@@ -31,11 +33,18 @@ impl Db {
     }
 
     fn migrate(&self, migrations: &[Migration]) -> Result<(), ApiError> {
-        self.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-            &[],
-        )?;
-        let current = self.current_version()?;
+        // Every request opens the database, so the common case (schema up
+        // to date) costs one query; the table is created only when missing.
+        let current = match self.conn.execute(CURRENT_VERSION, &[]) {
+            Ok(r) => first_i64(&r).unwrap_or(0),
+            Err(_) => {
+                self.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                    &[],
+                )?;
+                0
+            }
+        };
         if current >= migrations.len() as i64 {
             return Ok(());
         }
@@ -72,6 +81,12 @@ impl Db {
         self.conn
             .execute(sql, params)
             .map_err(|e| ApiError::internal(format!("SQL failed ({}): {e:?}", first_words(sql))))
+    }
+
+    /// The underlying connection, for helpers that work on a raw
+    /// `spin_sdk` connection (they join any transaction open on it).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// Rows changed by the last statement.

@@ -263,6 +263,38 @@ fn is_variable_suffix(group: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// Runs `handler` if the request's client (the verified user, else the
+/// client address) has a token left in `group`'s bucket, or answers 429.
+/// The bucket's `X-RateLimit-*` headers go on whatever the answer is,
+/// problems included.
+pub fn limited(
+    req: &Request,
+    ctx: &crate::Context,
+    group: &str,
+    handler: impl FnOnce() -> Result<Response, ApiError>,
+) -> Result<Response, ApiError> {
+    // An invalid token is the handler's to reject; here it only means the
+    // client is counted by address.
+    let principal = crate::auth::authenticate(req).ok().flatten();
+    let redis = Redis::open().ok();
+    let decision = check(
+        redis.as_ref(),
+        &identity_of(principal.as_ref(), req),
+        group,
+        &RateLimit::for_group(group),
+    );
+    let mut headers = Response::empty(0);
+    decision.apply(&mut headers);
+    for (name, value) in headers.headers {
+        ctx.add_response_header(&name, value);
+    }
+    if decision.allowed {
+        handler()
+    } else {
+        Err(decision.into_error())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

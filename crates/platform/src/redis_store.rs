@@ -159,7 +159,7 @@ fn unavailable(what: &str, e: &RedisError) -> ApiError {
 }
 
 /// Writes one JSON warning line to stderr (the component log).
-pub(crate) fn log_warning(event: &str, detail: &str) {
+pub fn log_warning(event: &str, detail: &str) {
     eprintln!(
         "{}",
         serde_json::json!({ "level": "warn", "event": event, "detail": detail })

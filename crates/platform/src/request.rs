@@ -9,6 +9,10 @@ use crate::problem::ApiError;
 /// Default limit of a request body.
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 
+/// How much of an oversized body is read and thrown away so the client,
+/// still sending, receives the 413 rather than a reset connection.
+pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
 /// HTTP method of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -108,14 +112,21 @@ impl Request {
         let mut body = Vec::new();
         let mut too_large = false;
         let mut stream = incoming.into_body_stream();
+        let mut drained = 0usize;
         while let Some(chunk) = stream.next().await {
             let Ok(chunk) = chunk else { break };
-            if body.len() + chunk.len() > limit {
+            if too_large {
+                drained += chunk.len();
+                if drained > DRAIN_LIMIT {
+                    break;
+                }
+            } else if body.len() + chunk.len() > limit {
                 too_large = true;
+                drained = body.len() + chunk.len();
                 body = Vec::new();
-                break;
+            } else {
+                body.extend_from_slice(&chunk);
             }
-            body.extend_from_slice(&chunk);
         }
         Self {
             method,
@@ -167,11 +178,21 @@ impl Request {
                 )));
             }
         }
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::BadRequest {
-                detail: "a JSON body is required".into(),
-                field: None,
-            });
+        match self.body.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => {
+                return Err(ApiError::BadRequest {
+                    detail: "a JSON body is required".into(),
+                    field: None,
+                })
+            }
+            // serde would read an array as a struct's fields in order.
+            Some(b) if *b != b'{' => {
+                return Err(ApiError::BadRequest {
+                    detail: "the body must be a JSON object".into(),
+                    field: None,
+                })
+            }
+            Some(_) => {}
         }
         let de = &mut serde_json::Deserializer::from_slice(&self.body);
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -233,6 +254,12 @@ mod tests {
             400
         );
         assert_eq!(post("").json::<Order>().expect_err("empty").status(), 400);
+        let array = post(r#"[[{"product_id":"p","quantity":1}]]"#).json::<Order>();
+        assert_eq!(
+            array.expect_err("array").status(),
+            400,
+            "positional arrays are not objects"
+        );
         let mut big = post("{}");
         big.body_too_large = true;
         assert_eq!(big.json::<Order>().expect_err("big").status(), 413);

@@ -51,6 +51,9 @@ pub fn respond(
             (error_response(&e, ctx), Some(detail))
         }
     };
+    for (name, value) in ctx.response_headers() {
+        response.set_header(&name, value);
+    }
     response.set_header("x-request-id", ctx.request_id.clone());
     response.set_header("traceparent", ctx.traceparent.clone());
     ctx.log(method, path, response.status, error.as_deref());

@@ -1,0 +1,219 @@
+//! Users' SQL: accounts and refresh tokens. Refresh tokens are stored only
+//! as hashes, grouped in families (one per login) so a detected reuse can
+//! revoke every token descended from that login at once.
+
+use platform::auth::Role;
+use platform::db::{int, now_ms, text, Db, Migration};
+use platform::{outbox, ApiError};
+use serde::Serialize;
+use spin_sdk::sqlite3::{QueryResult, Value};
+
+use crate::domain::{self, RefreshState, RefreshStatus};
+
+const SCHEMA: Migration = &[
+    "CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('customer', 'admin')),
+        password_hash TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL)",
+    "CREATE TABLE refresh_tokens (
+        token_hash TEXT PRIMARY KEY,
+        family_id TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id),
+        status TEXT NOT NULL CHECK (status IN ('active', 'used', 'revoked')),
+        expires_at_ms INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        used_at_ms INTEGER)",
+    "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
+];
+
+/// The schema, in order. `users` consumes no events, so it has no inbox.
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION];
+
+/// An account as clients see it: never the password hash.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An account with its password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: User,
+    pub password_hash: String,
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, created_at_ms, updated_at_ms, password_hash";
+
+fn accounts(r: &QueryResult) -> Result<Vec<Account>, ApiError> {
+    r.rows
+        .iter()
+        .map(|row| match row.values.as_slice() {
+            [Value::Text(id), Value::Text(email), Value::Text(name), Value::Text(role), Value::Integer(created), Value::Integer(updated), Value::Text(hash)] => {
+                Ok(Account {
+                    user: User {
+                        id: id.clone(),
+                        email: email.clone(),
+                        name: name.clone(),
+                        role: domain::parse_role(role)
+                            .ok_or_else(|| ApiError::internal(format!("user {id} has role {role:?}")))?,
+                        created_at: platform::events::rfc3339_from_ms(*created),
+                        updated_at: platform::events::rfc3339_from_ms(*updated),
+                    },
+                    password_hash: hash.clone(),
+                })
+            }
+            _ => Err(ApiError::internal("malformed users row")),
+        })
+        .collect()
+}
+
+fn account_where(db: &Db, clause: &str, param: &str) -> Result<Option<Account>, ApiError> {
+    let r = db.execute(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE {clause}"),
+        &[text(param)],
+    )?;
+    Ok(accounts(&r)?.into_iter().next())
+}
+
+pub fn account_by_email(db: &Db, email: &str) -> Result<Option<Account>, ApiError> {
+    account_where(db, "email = ?", email)
+}
+
+pub fn user(db: &Db, id: &str) -> Result<Option<User>, ApiError> {
+    Ok(account_where(db, "id = ?", id)?.map(|a| a.user))
+}
+
+/// Creates an account; `false` when the email is taken.
+pub fn create_user(
+    db: &Db,
+    id: &str,
+    email: &str,
+    name: &str,
+    role: Role,
+    password_hash: &str,
+) -> Result<bool, ApiError> {
+    let now = now_ms();
+    db.execute(
+        "INSERT INTO users (id, email, name, role, password_hash, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
+        &[
+            text(id),
+            text(email),
+            text(name),
+            text(role.as_str()),
+            text(password_hash),
+            int(now),
+            int(now),
+        ],
+    )?;
+    Ok(db.changes() == 1)
+}
+
+/// Renames a user; `false` when there is no such user.
+pub fn set_name(db: &Db, id: &str, name: &str) -> Result<bool, ApiError> {
+    db.execute(
+        "UPDATE users SET name = ?, updated_at_ms = ? WHERE id = ?",
+        &[text(name), int(now_ms()), text(id)],
+    )?;
+    Ok(db.changes() == 1)
+}
+
+/// Replaces a password hash made with older argon2 parameters.
+pub fn set_password_hash(db: &Db, id: &str, hash: &str) -> Result<(), ApiError> {
+    db.execute(
+        "UPDATE users SET password_hash = ? WHERE id = ?",
+        &[text(hash), text(id)],
+    )?;
+    Ok(())
+}
+
+/// A page of users ordered by id (UUID v7: creation order).
+pub fn list_users(db: &Db, after: Option<&str>, limit: u32) -> Result<Vec<User>, ApiError> {
+    let r = db.execute(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id > ? ORDER BY id LIMIT ?"),
+        &[text(after.unwrap_or("")), int(i64::from(limit))],
+    )?;
+    Ok(accounts(&r)?.into_iter().map(|a| a.user).collect())
+}
+
+/// A stored refresh token, found by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub family_id: String,
+    pub user_id: String,
+    pub state: RefreshState,
+}
+
+/// Stores a new active refresh token.
+pub fn insert_refresh(
+    db: &Db,
+    token_hash: &str,
+    family_id: &str,
+    user_id: &str,
+    expires_at_ms: i64,
+) -> Result<(), ApiError> {
+    db.execute(
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, status, expires_at_ms, created_at_ms)
+         VALUES (?, ?, ?, 'active', ?, ?)",
+        &[
+            text(token_hash),
+            text(family_id),
+            text(user_id),
+            int(expires_at_ms),
+            int(now_ms()),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn refresh(db: &Db, token_hash: &str) -> Result<Option<RefreshRecord>, ApiError> {
+    let r = db.execute(
+        "SELECT family_id, user_id, status, expires_at_ms FROM refresh_tokens WHERE token_hash = ?",
+        &[text(token_hash)],
+    )?;
+    let Some(row) = r.rows.first() else {
+        return Ok(None);
+    };
+    match row.values.as_slice() {
+        [Value::Text(family), Value::Text(user), Value::Text(status), Value::Integer(expires)] => {
+            Ok(Some(RefreshRecord {
+                family_id: family.clone(),
+                user_id: user.clone(),
+                state: RefreshState {
+                    status: RefreshStatus::parse(status).ok_or_else(|| {
+                        ApiError::internal(format!("refresh token status {status:?}"))
+                    })?,
+                    expires_at_ms: *expires,
+                },
+            }))
+        }
+        _ => Err(ApiError::internal("malformed refresh_tokens row")),
+    }
+}
+
+/// Marks an active token used; `false` if it was no longer active.
+pub fn mark_used(db: &Db, token_hash: &str) -> Result<bool, ApiError> {
+    db.execute(
+        "UPDATE refresh_tokens SET status = 'used', used_at_ms = ? WHERE token_hash = ? AND status = 'active'",
+        &[int(now_ms()), text(token_hash)],
+    )?;
+    Ok(db.changes() == 1)
+}
+
+/// Revokes every token of a family; returns how many changed.
+pub fn revoke_family(db: &Db, family_id: &str) -> Result<u64, ApiError> {
+    db.execute(
+        "UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = ? AND status != 'revoked'",
+        &[text(family_id)],
+    )?;
+    Ok(db.changes())
+}
