@@ -120,6 +120,21 @@ impl LineWriter {
     fn emit(&self, line: &[u8]) {
         let line = String::from_utf8_lossy(line);
         let line = line.trim_end_matches('\r');
+        // A component's own structured line stays structured: the host adds
+        // where it came from and writes it as one JSON object.
+        if line.starts_with('{') {
+            if let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_str(line) {
+                fields
+                    .entry("component")
+                    .or_insert_with(|| self.output.component.as_ref().into());
+                fields.insert("target".into(), "guest".into());
+                fields.insert("stream".into(), self.stream_name().into());
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", serde_json::Value::Object(fields));
+                return;
+            }
+        }
         match self.output.stream {
             GuestStream::Stdout => {
                 tracing::info!(target: "guest", component = %self.output.component, stream = "stdout", line = %line)
@@ -127,6 +142,13 @@ impl LineWriter {
             GuestStream::Stderr => {
                 tracing::warn!(target: "guest", component = %self.output.component, stream = "stderr", line = %line)
             }
+        }
+    }
+
+    fn stream_name(&self) -> &'static str {
+        match self.output.stream {
+            GuestStream::Stdout => "stdout",
+            GuestStream::Stderr => "stderr",
         }
     }
 

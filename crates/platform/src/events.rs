@@ -31,9 +31,11 @@ pub mod topics {
 }
 
 /// The envelope's JSON form: the generated record, with `type` spelled as
-/// the wire has it (Rust's field is `type_`).
+/// the wire has it (Rust's field is `type_`). Unknown fields are ignored
+/// (a tolerant reader), so producers and relays can add metadata, such as
+/// the outbox's `created_at_ms`, without breaking consumers.
 #[derive(Serialize, Deserialize)]
-#[serde(remote = "Envelope", deny_unknown_fields)]
+#[serde(remote = "Envelope")]
 struct EnvelopeJson {
     id: String,
     #[serde(rename = "type")]
@@ -193,8 +195,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_envelope_fields_are_rejected() {
-        let bad = r#"{"id":"1","type":"x","topic":"t","key":"k","occurred_at":"now","correlation_id":"c","payload":"{}","extra":1}"#;
-        assert!(serde_json::from_str::<Event>(bad).is_err());
+    fn unknown_envelope_fields_are_ignored_and_required_ones_enforced() {
+        let extra = r#"{"id":"1","type":"x","topic":"t","key":"k","occurred_at":"now","correlation_id":"c","payload":"{}","created_at_ms":1}"#;
+        let event: Event = serde_json::from_str(extra).expect("tolerant");
+        assert_eq!(event.0.type_, "x");
+        let missing = r#"{"id":"1","topic":"t","key":"k","occurred_at":"now","correlation_id":"c","payload":"{}"}"#;
+        assert!(
+            serde_json::from_str::<Event>(missing).is_err(),
+            "type is required"
+        );
     }
 }

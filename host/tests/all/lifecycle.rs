@@ -85,4 +85,9 @@ async fn guest_output_is_logged_with_its_component_and_routes_are_announced() {
     assert_eq!(out["line"], "guest stdout line");
     let err = host.wait_for_log(|l| l["stream"] == "stderr");
     assert_eq!(err["line"], "guest stderr line");
+    // A component's JSON line is passed through as an object, not a string.
+    let structured = host.wait_for_log(|l| l["event"] == "structured");
+    assert_eq!(structured["n"], 7);
+    assert_eq!(structured["component"], "guest");
+    assert_eq!(structured["stream"], "stdout");
 }

@@ -15,12 +15,14 @@ const MIB: usize = 1024 * 1024;
 /// Wasm pages are 64 KiB; touching one byte in each makes the whole chunk real.
 const PAGE: usize = 64 * 1024;
 
-/// Writes one line to stdout and one to stderr.
+/// Writes a plain line and a JSON line to stdout, and one line to stderr.
 pub fn stdio() -> Response {
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     // A closed pipe is the host's business; the test looks at what arrived.
-    let wrote_stdout = writeln!(stdout, "guest stdout line").and_then(|()| stdout.flush());
+    let wrote_stdout = writeln!(stdout, "guest stdout line")
+        .and_then(|()| writeln!(stdout, r#"{{"event":"structured","n":7}}"#))
+        .and_then(|()| stdout.flush());
     let wrote_stderr = writeln!(stderr, "guest stderr line").and_then(|()| stderr.flush());
     reply::json(
         200,
