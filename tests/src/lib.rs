@@ -8,7 +8,9 @@ use platform::auth::Role;
 use serde_json::Value;
 use spinshop_testkit::{build_all, host_binary, repo_root, Host, HostSpec, Redis};
 
-pub use spinshop_testkit::client;
+pub use spinshop_testkit::{client, metric_sum, Bridge, Broker};
+
+pub mod kafka;
 
 /// A running application.
 pub struct Stack {
@@ -16,6 +18,49 @@ pub struct Stack {
     pub redis: Redis,
     pub internal_token: String,
     issuer: TokenIssuer,
+}
+
+/// The application with its event plumbing: a real broker and the bridge.
+pub struct EventStack {
+    // Dropped in this order: the bridge first, then the app, then the broker.
+    pub bridge: Bridge,
+    pub stack: Stack,
+    pub broker: Broker,
+}
+
+impl EventStack {
+    /// The application, a broker and the bridge with the repository's
+    /// `kafka-bridge/bridge.toml` changed by `edit_config`.
+    pub fn start(variables: &[(&str, &str)], edit_config: impl FnOnce(String) -> String) -> Self {
+        let stack = Stack::start_with(variables);
+        let broker = Broker::start();
+        let config = std::fs::read_to_string(repo_root().join("kafka-bridge/bridge.toml"))
+            .expect("kafka-bridge/bridge.toml");
+        let bridge = Bridge::start(
+            &edit_config(config),
+            &broker.bootstrap(),
+            &format!("http://{}", stack.host.addr),
+            &stack.internal_token,
+        );
+        Self {
+            bridge,
+            stack,
+            broker,
+        }
+    }
+
+    /// Kafka bootstrap servers for the test's own clients.
+    pub fn brokers(&self) -> String {
+        self.broker.bootstrap()
+    }
+}
+
+/// Bridge settings that make retries quick in tests.
+pub fn fast_retries(config: String) -> String {
+    config
+        .replace("max_attempts = 6", "max_attempts = 3")
+        .replace("backoff_min_ms = 100", "backoff_min_ms = 50")
+        .replace("backoff_max_ms = 5000", "backoff_max_ms = 200")
 }
 
 impl Stack {

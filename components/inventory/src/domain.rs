@@ -186,19 +186,7 @@ impl StockUpdate {
     }
 }
 
-/// The ETag of a stock record version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// Whether an `If-Match`/`If-None-Match` value names `version`.
-pub fn etag_matches(header: &str, version: i64) -> bool {
-    let tag = etag(version);
-    header
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == tag)
-}
+pub use platform::conditional::{etag, etag_matches};
 
 #[cfg(test)]
 mod tests {
@@ -293,14 +281,5 @@ mod tests {
         assert!(should_announce_low_stock(5, 5, false));
         assert!(!should_announce_low_stock(5, 5, true));
         assert!(!should_announce_low_stock(6, 5, false));
-    }
-
-    #[test]
-    fn etags_compare_by_version() {
-        assert!(etag_matches("\"3\"", 3));
-        assert!(etag_matches("W/\"3\", \"4\"", 4));
-        assert!(etag_matches("*", 9));
-        assert!(!etag_matches("\"3\"", 4));
-        assert!(!etag_matches("3", 3));
     }
 }

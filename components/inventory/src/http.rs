@@ -86,10 +86,7 @@ fn get(req: &Request, id: &str) -> Result<Response, ApiError> {
     let stock = store::get(&db, &id)?
         .ok_or_else(|| ApiError::NotFound(format!("no stock record for product {id}")))?;
     let etag = domain::etag(stock.version);
-    if req
-        .header("if-none-match")
-        .is_some_and(|h| domain::etag_matches(h, stock.version))
-    {
+    if platform::conditional::not_modified(req, stock.version) {
         return Ok(Response::empty(304).with_header("etag", etag));
     }
     Ok(Response::json(200, &stock_json(&stock)).with_header("etag", etag))
@@ -99,22 +96,11 @@ fn update(req: &Request, ctx: &Context, id: &str) -> Result<Response, ApiError> 
     auth::require_admin(req)?;
     let id = domain::product_id("product_id", id)?;
     let update: StockUpdate = req.json()?;
-    let if_match = req
-        .header("if-match")
-        .ok_or_else(|| {
-            ApiError::PreconditionRequired("send If-Match with the stock record's ETag".into())
-        })?
-        .to_string();
     let db = Db::open(DATABASE, store::MIGRATIONS)?;
     let stock = db.transaction(|db| {
         let current = store::get(db, &id)?
             .ok_or_else(|| ApiError::NotFound(format!("no stock record for product {id}")))?;
-        if !domain::etag_matches(&if_match, current.version) {
-            return Err(ApiError::PreconditionFailed(format!(
-                "the stock record is at version {}; reload it and retry",
-                current.version
-            )));
-        }
+        platform::conditional::require_if_match(req, current.version)?;
         let next = update.apply(current.available)?;
         if !store::set_available(db, &id, next, current.version)? {
             return Err(ApiError::PreconditionFailed(

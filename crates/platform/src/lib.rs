@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod conditional;
 pub mod context;
 pub mod db;
 pub mod events;

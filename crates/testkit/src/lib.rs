@@ -566,3 +566,246 @@ pub fn component_packages(root: &Path) -> Vec<String> {
 pub fn host_binary() -> PathBuf {
     target_dir().join("release/spinshop-host")
 }
+
+/// The `tansu` broker binary: `$TANSU_BIN`, else where `cargo xtask`
+/// installs it (`$SPINSHOP_CACHE_DIR` or `~/.cache/spinshop`, `tools/bin`),
+/// else `tansu` on PATH.
+pub fn tansu_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU_BIN") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("SPINSHOP_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinshop")));
+    if let Some(candidate) = cache.map(|c| c.join("tools/bin/tansu")) {
+        if candidate.exists() {
+            return candidate;
+        }
+    }
+    PathBuf::from("tansu")
+}
+
+/// A Kafka-protocol broker of our own (`tansu`, SQLite storage), on a free
+/// loopback port; it can be killed and started again on the same port and
+/// storage.
+pub struct Broker {
+    child: Option<Child>,
+    pub port: u16,
+    dir: TempDir,
+}
+
+impl Broker {
+    pub fn start() -> Self {
+        let mut broker = Self {
+            child: None,
+            port: free_port(),
+            dir: TempDir::new("broker"),
+        };
+        broker.launch();
+        broker
+    }
+
+    fn launch(&mut self) {
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.0.join("broker.log"))
+            .expect("broker log");
+        let child = Command::new(tansu_binary())
+            .arg("broker")
+            .args(["--listener-url", &listener])
+            .args(["--advertised-listener-url", &listener])
+            .arg("--storage-engine")
+            .arg(format!(
+                "sqlite://{}",
+                self.dir.0.join("kafka.db").display()
+            ))
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start tansu (`cargo xtask setup` installs it)");
+        self.child = Some(child);
+        assert!(
+            wait_for_port(self.addr(), Duration::from_secs(30)),
+            "tansu did not start; its log:\n{}",
+            self.log()
+        );
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `host:port`, as Kafka clients take it.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker (SIGKILL) and starts it again on the same storage.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("broker.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The `kafka-bridge` executable `build_all` makes.
+pub fn bridge_binary() -> PathBuf {
+    target_dir().join("release/kafka-bridge")
+}
+
+/// A running `kafka-bridge`, configured by a file the test writes.
+pub struct Bridge {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    config: PathBuf,
+    args: Vec<String>,
+    token: String,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: TempDir,
+}
+
+impl Bridge {
+    /// Starts the bridge with `config` (TOML text), pointed at `brokers`
+    /// and `platform_url`, and waits until its `/health` answers.
+    pub fn start(config: &str, brokers: &str, platform_url: &str, token: &str) -> Self {
+        let dir = TempDir::new("bridge");
+        let path = dir.0.join("bridge.toml");
+        std::fs::write(&path, config).expect("write bridge config");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let args = vec![
+            "--brokers".to_string(),
+            brokers.to_string(),
+            "--platform-url".to_string(),
+            platform_url.to_string(),
+            "--listen".to_string(),
+            addr.to_string(),
+        ];
+        let mut bridge = Self {
+            child: None,
+            addr,
+            config: path,
+            args,
+            token: token.to_string(),
+            log: Arc::new(Mutex::new(Vec::new())),
+            _dir: dir,
+        };
+        bridge.launch();
+        bridge
+    }
+
+    fn launch(&mut self) {
+        let mut child = Command::new(bridge_binary())
+            .arg("--config")
+            .arg(&self.config)
+            .args(&self.args)
+            .env("BRIDGE_INTERNAL_TOKEN", &self.token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start kafka-bridge");
+        let err = child.stderr.take().expect("piped stderr");
+        let sink = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().expect("log lock").push(line);
+            }
+        });
+        self.child = Some(child);
+        assert!(
+            wait_for_port(self.addr, Duration::from_secs(30)),
+            "kafka-bridge did not start; its log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// SIGKILL: no chance to commit, flush or ack.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the same bridge again after `kill9` or `terminate`.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.launch();
+    }
+
+    /// SIGTERM, then waits (up to 40 s) for it to exit.
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        child.wait().ok()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().expect("log lock").join("\n")
+    }
+
+    /// The bridge's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("bridge metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The sum of every series of `name` in Prometheus text (labels ignored),
+/// or of those whose labels contain `filter`.
+pub fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let bare = series.split('{').next()?;
+            (bare == name && series.contains(filter)).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}

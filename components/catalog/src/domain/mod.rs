@@ -256,19 +256,7 @@ pub fn product_id(id: &str) -> Result<String, ApiError> {
     Ok(id.to_ascii_lowercase())
 }
 
-/// The ETag of a product version.
-pub fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
-/// Whether an `If-Match`/`If-None-Match` value names `version`.
-pub fn etag_matches(header: &str, version: i64) -> bool {
-    let tag = etag(version);
-    header
-        .split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == tag)
-}
+pub use platform::conditional::{etag, etag_matches};
 
 #[cfg(test)]
 mod tests {
@@ -391,14 +379,5 @@ mod tests {
             platform::validate::cents_to_json(1999),
             serde_json::json!(19.99)
         );
-    }
-
-    #[test]
-    fn etags_compare_by_version() {
-        assert!(etag_matches("\"3\"", 3));
-        assert!(etag_matches("W/\"3\", \"4\"", 4));
-        assert!(etag_matches("*", 9));
-        assert!(!etag_matches("\"3\"", 4));
-        assert!(!etag_matches("3", 3));
     }
 }

@@ -1,0 +1,357 @@
+//! kafka-bridge: relays events between spinshop's components and Kafka.
+//!
+//! - relay out: drains each publisher's `/internal/<component>/outbox` into
+//!   Kafka (idempotent producer, key = aggregate id), then acknowledges;
+//! - relay in: consumes each subscribed topic and POSTs every event to the
+//!   component's `/internal/<component>/events`, committing offsets only
+//!   after a 2xx; failures are retried with backoff, then dead-lettered;
+//! - ticks: `POST /internal/<component>/tick` on a schedule.
+//!
+//! `kafka-bridge --config bridge.toml [--brokers H:P] [--platform-url URL]
+//! [--listen ADDR]`, with the internal token in `BRIDGE_INTERNAL_TOKEN`.
+
+mod admin;
+mod backoff;
+mod config;
+mod log;
+mod metrics;
+mod platform;
+mod relay_in;
+mod relay_out;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, Producer as _};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::platform::Platform;
+
+const USAGE: &str = "\
+kafka-bridge: component outboxes -> Kafka -> component event routes
+
+USAGE:
+    kafka-bridge --config <FILE> [--brokers <HOST:PORT,...>] [--platform-url <URL>] [--listen <ADDR>]
+
+ENVIRONMENT:
+    BRIDGE_INTERNAL_TOKEN   the components' internal_token (required)
+";
+
+/// How long shutdown waits for in-flight work.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default, PartialEq)]
+struct Args {
+    config: Option<PathBuf>,
+    brokers: Option<String>,
+    platform_url: Option<String>,
+    listen: Option<String>,
+    help: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Args> {
+    let mut out = Args::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            out.help = true;
+            continue;
+        }
+        let value = it
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?
+            .clone();
+        match flag.as_str() {
+            "--config" => out.config = Some(PathBuf::from(value)),
+            "--brokers" => out.brokers = Some(value),
+            "--platform-url" => out.platform_url = Some(value),
+            "--listen" => out.listen = Some(value),
+            other => bail!("unknown option {other:?}"),
+        }
+    }
+    if out.config.is_none() && !out.help {
+        bail!("--config is required");
+    }
+    Ok(out)
+}
+
+fn load(args: &Args) -> Result<Config> {
+    let path = args.config.as_deref().context("--config is required")?;
+    let mut config = Config::load(path)?;
+    if let Some(b) = &args.brokers {
+        config.brokers = b.clone();
+    }
+    if let Some(u) = &args.platform_url {
+        config.platform_url = u.clone();
+    }
+    if let Some(l) = &args.listen {
+        config.listen = l
+            .parse()
+            .with_context(|| format!("--listen {l:?} is not an address like 127.0.0.1:9095"))?;
+    }
+    config.check().context("after command-line overrides")?;
+    Ok(config)
+}
+
+fn producer(config: &Config) -> Result<FutureProducer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("client.id", "kafka-bridge")
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000")
+        .create()
+        .context("creating the Kafka producer")
+}
+
+async fn run(config: Config, token: String) -> Result<()> {
+    let config = Arc::new(config);
+    let metrics = Arc::new(Metrics::default());
+    let platform = Platform::new(&config.platform_url, token, config.delivery.timeout())?;
+    let producer = producer(&config)?;
+    let (stop_tx, stop) = watch::channel(false);
+
+    let listener = server::bind(config.listen).await?;
+    let state = Arc::new(server::State {
+        metrics: metrics.clone(),
+        producer: producer.clone(),
+        platform: platform.clone(),
+    });
+    let server = tokio::spawn(server::serve(listener, state, stop.clone()));
+    log::info(
+        "started",
+        &[
+            ("listen", &config.listen.to_string()),
+            ("brokers", &config.brokers),
+            ("platform", &config.platform_url),
+        ],
+    );
+
+    // The broker may still be starting: keep trying until it takes the topics.
+    let mut tries = 0u32;
+    let mut stop_wait = stop.clone();
+    loop {
+        match admin::ensure_topics(&config).await {
+            Ok(()) => break,
+            Err(e) => {
+                tries += 1;
+                log::warn("topics not ready", &[("error", &format!("{e:#}"))]);
+                tokio::select! {
+                    _ = tokio::time::sleep(Backoff::new(250, 5_000).delay(tries)) => {}
+                    _ = stop_wait.changed() => return Ok(()),
+                    _ = shutdown_signal() => return Ok(()),
+                }
+            }
+        }
+    }
+
+    let mut tasks = JoinSet::new();
+    for p in &config.publishers {
+        tasks.spawn(relay_out::run(
+            p.component.clone(),
+            platform.clone(),
+            producer.clone(),
+            config.outbox.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+    }
+    for (component, subscriptions) in config.consumers() {
+        let (config, platform, producer, metrics, stop) = (
+            config.clone(),
+            platform.clone(),
+            producer.clone(),
+            metrics.clone(),
+            stop.clone(),
+        );
+        tasks.spawn(async move {
+            if let Err(e) = relay_in::run(
+                config,
+                component.clone(),
+                subscriptions,
+                platform,
+                producer,
+                metrics,
+                stop,
+            )
+            .await
+            {
+                log::warn(
+                    "consumer ended with an error",
+                    &[("component", &component), ("error", &format!("{e:#}"))],
+                );
+            }
+        });
+    }
+    for t in &config.ticks {
+        tasks.spawn(tick_loop(
+            t.component.clone(),
+            Duration::from_millis(t.every_ms),
+            platform.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+    }
+
+    shutdown_signal().await;
+    log::info("stopping: finishing in-flight work", &[]);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_LIMIT, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        log::warn("in-flight work did not finish in time; abandoning it", &[]);
+        tasks.shutdown().await;
+    }
+    let p = producer.clone();
+    let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(10))).await;
+    let _ = server.await;
+    log::info("stopped", &[]);
+    Ok(())
+}
+
+async fn tick_loop(
+    component: String,
+    every: Duration,
+    platform: Platform,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let outcome = match platform.tick(&component).await {
+            Ok(s) if (200..300).contains(&s) => "ok".to_string(),
+            Ok(s) => format!("status_{s}"),
+            Err(e) => {
+                log::warn(
+                    "tick failed",
+                    &[("component", &component), ("error", &format!("{e:#}"))],
+                );
+                "error".to_string()
+            }
+        };
+        metrics.count(
+            "bridge_ticks_total",
+            &[("component", &component), ("outcome", &outcome)],
+            1.0,
+        );
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e:#}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.help {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let token = match std::env::var("BRIDGE_INTERNAL_TOKEN") {
+        Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => {
+            eprintln!("error: BRIDGE_INTERNAL_TOKEN is not set: the bridge needs the components' internal_token");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config, token)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Args> {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        parse_args(&args)
+    }
+
+    #[test]
+    fn arguments_parse_and_override() {
+        let a =
+            parse("--config b.toml --brokers k:1 --platform-url http://h:2 --listen 127.0.0.1:7")
+                .expect("parses");
+        assert_eq!(a.config, Some(PathBuf::from("b.toml")));
+        assert_eq!(a.brokers.as_deref(), Some("k:1"));
+        assert!(parse("").is_err(), "--config is required");
+        assert!(parse("--config").is_err());
+        assert!(parse("--config x --colour red").is_err());
+        assert!(parse("--help").expect("help").help);
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_file() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bridge.toml");
+        let mut args = Args {
+            config: Some(path),
+            brokers: Some("127.0.0.1:1".into()),
+            listen: Some("127.0.0.1:0".into()),
+            ..Args::default()
+        };
+        let c = load(&args).expect("loads");
+        assert_eq!(c.brokers, "127.0.0.1:1");
+        args.platform_url = Some("nope".into());
+        assert!(format!("{:#}", load(&args).expect_err("bad url")).contains("platform_url"));
+        args.platform_url = None;
+        args.listen = Some("everywhere".into());
+        assert!(load(&args).is_err());
+    }
+}
