@@ -1,8 +1,13 @@
 //! End-to-end tests: the application as users and the bridge see it.
 
+mod audit;
 mod bad_input;
 mod bridge;
 mod catalog;
 mod inventory;
+mod notifications;
 mod ops;
+mod orders;
+mod payments;
+mod saga;
 mod users;

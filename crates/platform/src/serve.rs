@@ -98,3 +98,26 @@ macro_rules! http_component {
         }
     };
 }
+
+/// Like [`http_component!`] for handlers that await (outbound HTTP, local
+/// service chaining): `route` is
+/// `async fn(Request, Context) -> Result<Response, ApiError>`.
+#[macro_export]
+macro_rules! http_component_async {
+    ($name:expr, $body_limit:expr, $route:path) => {
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)]
+        mod __spinshop_export {
+            #[::spin_sdk::http_component]
+            async fn handle(
+                req: ::spin_sdk::http::IncomingRequest,
+                out: ::spin_sdk::http::ResponseOutparam,
+            ) {
+                $crate::serve::serve($name, req, out, $body_limit, |req, ctx| async move {
+                    $route(req, ctx).await
+                })
+                .await;
+            }
+        }
+    };
+}
