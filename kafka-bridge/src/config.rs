@@ -24,6 +24,12 @@ pub struct Config {
     /// Consumer group prefix; each component gets `<group>.<component>`.
     #[serde(default = "default_group")]
     pub group: String,
+    /// This replica's share of the partitions: partition `p` is consumed
+    /// by the replica whose `shard_index == p % shard_count`.
+    #[serde(default)]
+    pub shard_index: u32,
+    #[serde(default = "default_shard_count")]
+    pub shard_count: u32,
     pub topics: Topics,
     #[serde(default)]
     pub outbox: OutboxPolicy,
@@ -123,6 +129,9 @@ fn default_listen() -> SocketAddr {
 fn default_group() -> String {
     "spinshop-bridge".into()
 }
+fn default_shard_count() -> u32 {
+    1
+}
 fn default_partitions() -> i32 {
     3
 }
@@ -154,6 +163,9 @@ impl Config {
         check_base_url("platform_url", &self.platform_url)?;
         if self.group.trim().is_empty() {
             bail!("group: must not be empty");
+        }
+        if self.shard_count == 0 || self.shard_index >= self.shard_count {
+            bail!("shard_index / shard_count: need 0 <= shard_index < shard_count");
         }
         if self.topics.names.is_empty() {
             bail!("topics.names: must list at least one topic");

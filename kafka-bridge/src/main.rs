@@ -41,6 +41,9 @@ kafka-bridge: component outboxes -> Kafka -> component event routes
 
 USAGE:
     kafka-bridge --config <FILE> [--brokers <HOST:PORT,...>] [--platform-url <URL>] [--listen <ADDR>]
+                 [--shard <INDEX>/<COUNT>]
+
+    Replicas split the partitions: run COUNT bridges with --shard 0/COUNT ... COUNT-1/COUNT.
 
 ENVIRONMENT:
     BRIDGE_INTERNAL_TOKEN   the components' internal_token (required)
@@ -55,6 +58,7 @@ struct Args {
     brokers: Option<String>,
     platform_url: Option<String>,
     listen: Option<String>,
+    shard: Option<String>,
     help: bool,
 }
 
@@ -75,6 +79,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--brokers" => out.brokers = Some(value),
             "--platform-url" => out.platform_url = Some(value),
             "--listen" => out.listen = Some(value),
+            "--shard" => out.shard = Some(value),
             other => bail!("unknown option {other:?}"),
         }
     }
@@ -97,6 +102,14 @@ fn load(args: &Args) -> Result<Config> {
         config.listen = l
             .parse()
             .with_context(|| format!("--listen {l:?} is not an address like 127.0.0.1:9095"))?;
+    }
+    if let Some(shard) = &args.shard {
+        let (i, n) = shard
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)))
+            .with_context(|| format!("--shard {shard:?} is not INDEX/COUNT, like 0/2"))?;
+        config.shard_index = i;
+        config.shard_count = n;
     }
     config.check().context("after command-line overrides")?;
     Ok(config)
@@ -353,5 +366,13 @@ mod tests {
         args.platform_url = None;
         args.listen = Some("everywhere".into());
         assert!(load(&args).is_err());
+        args.listen = None;
+        args.shard = Some("1/2".into());
+        let c = load(&args).expect("sharded");
+        assert_eq!((c.shard_index, c.shard_count), (1, 2));
+        for bad in ["2/2", "1", "a/b", "0/0"] {
+            args.shard = Some(bad.into());
+            assert!(load(&args).is_err(), "{bad}");
+        }
     }
 }

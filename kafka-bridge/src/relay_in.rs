@@ -4,6 +4,12 @@
 //! offsets are committed by the bridge, never automatically ahead of the
 //! work. Each partition has its own worker, so order holds per partition
 //! (and so per key) while partitions run concurrently.
+//!
+//! Partitions are assigned explicitly (partition `p` belongs to shard
+//! `p % shard_count`), not by the group's rebalancing protocol: a replica
+//! killed outright then hands nothing over and its successor resumes from
+//! the group's committed offsets at once, instead of waiting for the
+//! broker to notice a dead member.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +22,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::Offset;
+use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -55,8 +61,6 @@ pub fn consumer(config: &Config, component: &str) -> Result<StreamConsumer> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
         .set("fetch.wait.max.ms", "50")
         .set("topic.metadata.refresh.interval.ms", "10000")
         .create()
@@ -76,9 +80,17 @@ pub async fn run(
 ) -> Result<()> {
     let consumer = Arc::new(consumer(&config, &component)?);
     let topics: Vec<&str> = subscriptions.iter().map(|s| s.topic.as_str()).collect();
+    let assignment = {
+        let consumer = consumer.clone();
+        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+        let (index, count) = (config.shard_index, config.shard_count);
+        tokio::task::spawn_blocking(move || assignment(&consumer, &topics, index, count))
+            .await
+            .context("partition metadata")??
+    };
     consumer
-        .subscribe(&topics)
-        .with_context(|| format!("subscribing {component} to {topics:?}"))?;
+        .assign(&assignment)
+        .with_context(|| format!("assigning {component} its partitions of {topics:?}"))?;
     let shared = Arc::new(Shared {
         urls: subscriptions
             .iter()
@@ -392,6 +404,41 @@ async fn lag_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// This shard's partitions of `topics`, each to resume from the group's
+/// committed offset (or the earliest one when nothing was committed).
+fn assignment(
+    consumer: &StreamConsumer,
+    topics: &[String],
+    shard_index: u32,
+    shard_count: u32,
+) -> Result<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .with_context(|| format!("metadata of {topic}"))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            anyhow::bail!("topic {topic} has no partitions (does it exist?)");
+        }
+        for p in partitions {
+            if owned_by(p, shard_index, shard_count) {
+                tpl.add_partition_offset(topic, p, Offset::Stored)?;
+            }
+        }
+    }
+    Ok(tpl)
+}
+
+/// Whether partition `p` belongs to shard `index` of `count`.
+pub fn owned_by(p: i32, index: u32, count: u32) -> bool {
+    u32::try_from(p).is_ok_and(|p| p % count.max(1) == index)
+}
+
 fn measure_lag(consumer: &StreamConsumer) -> Result<Vec<(String, i32, i64)>> {
     let timeout = Duration::from_secs(2);
     let committed = consumer.committed(timeout)?;
@@ -415,4 +462,18 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owned_by;
+
+    #[test]
+    fn shards_split_the_partitions_between_them() {
+        let shard = |i| (0..6).filter(|p| owned_by(*p, i, 3)).collect::<Vec<_>>();
+        assert_eq!(shard(0), [0, 3]);
+        assert_eq!(shard(1), [1, 4]);
+        assert_eq!(shard(2), [2, 5]);
+        assert!((0..6).all(|p| owned_by(p, 0, 1)), "one shard takes all");
+    }
 }

@@ -12,40 +12,10 @@ use std::time::{Duration, Instant};
 use platform::auth::Role;
 use serde_json::{json, Value};
 use spinshop_tests::kafka::{produce, read_topic};
-use spinshop_tests::{client, envelope, fast_retries, metric_sum, EventStack, Stack};
+use spinshop_tests::{client, envelope, fast_retries, metric_sum, wait_for, EventStack, Stack};
 
 /// Rate limits out of the way: these tests measure the plumbing.
 const UNLIMITED: &[(&str, &str)] = &[("rate_limit_default", "1000000/1000000")];
-
-fn product(name: &str, stock: u32) -> Value {
-    json!({"name": name, "description": "A product.", "price": 2.5, "category": "bridge",
-           "brand": "Acme", "stock": stock, "tags": []})
-}
-
-async fn create_product(stack: &Stack, admin: &str, name: &str, stock: u32) -> String {
-    let mut tries = 0;
-    loop {
-        let r = client()
-            .post(stack.url("/api/catalog"))
-            .bearer_auth(admin)
-            .json(&product(name, stock))
-            .send()
-            .await
-            .expect("post");
-        let status = r.status().as_u16();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
-        if status == 201 {
-            return body["id"].as_str().expect("id").to_string();
-        }
-        // The host sheds load with 503 when every instance slot is busy.
-        tries += 1;
-        assert!(
-            status == 503 && tries < 20,
-            "create {name}: {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Every stock record: product id -> available.
 async fn inventory(stack: &Stack, admin: &str) -> BTreeMap<String, i64> {
@@ -76,20 +46,6 @@ async fn inventory(stack: &Stack, admin: &str) -> BTreeMap<String, i64> {
             None => return out,
         }
     }
-}
-
-/// Polls `$probe` (an expression giving `Option<T>`) until it is `Some`.
-macro_rules! wait_for {
-    ($what:expr, $limit:expr, $probe:expr) => {{
-        let deadline = Instant::now() + $limit;
-        loop {
-            if let Some(v) = $probe {
-                break v;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {}", $what);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }};
 }
 
 async fn outbox_len(stack: &Stack, component: &str) -> usize {
@@ -123,7 +79,7 @@ async fn a_product_reaches_inventory_through_kafka_and_the_bridge_stops_cleanly(
     let mut es = EventStack::start(UNLIMITED, |c| c);
     let admin = es.stack.token("admin-1", Role::Admin);
     let started = Instant::now();
-    let id = create_product(&es.stack, &admin, "Lamp", 7).await;
+    let id = es.stack.create_product(&admin, "Lamp", 2.5, 7).await;
     let stock = wait_for!(
         "the stock record",
         Duration::from_secs(20),
@@ -178,7 +134,7 @@ async fn a_product_reaches_inventory_through_kafka_and_the_bridge_stops_cleanly(
         metric_sum(
             &metrics,
             "bridge_delivered_total",
-            "topic=\"catalog.events\""
+            "topic=\"catalog.events\",component=\"inventory\""
         ),
         1.0
     );
@@ -204,7 +160,7 @@ async fn a_product_reaches_inventory_through_kafka_and_the_bridge_stops_cleanly(
 async fn the_same_event_delivered_twice_changes_state_once() {
     let es = EventStack::start(UNLIMITED, |c| c);
     let admin = es.stack.token("admin-1", Role::Admin);
-    let id = create_product(&es.stack, &admin, "Mug", 10).await;
+    let id = es.stack.create_product(&admin, "Mug", 2.5, 10).await;
     let brokers = es.brokers();
 
     // The same reserve command (same event id) reaches Kafka twice, as after
@@ -223,7 +179,11 @@ async fn the_same_event_delivered_twice_changes_state_once() {
         Duration::from_secs(30),
         async {
             let m = es.bridge.metrics().await;
-            (metric_sum(&m, "bridge_delivered_total", "topic=\"inventory.commands\"") >= 2.0)
+            (metric_sum(
+                &m,
+                "bridge_delivered_total",
+                "topic=\"inventory.commands\",component=\"inventory\"",
+            ) >= 2.0)
                 .then_some(())
         }
         .await
@@ -275,7 +235,7 @@ async fn burst(
         let made = futures::future::join_all(
             names
                 .iter()
-                .map(|name| create_product(stack, admin, name, stock)),
+                .map(|name| stack.create_product(admin, name, 2.5, stock)),
         )
         .await;
         created.extend(made);

@@ -55,6 +55,27 @@ impl EventStack {
     }
 }
 
+/// Polls `$probe` (an expression giving `Option<T>`, awaited inside an
+/// `async` block if need be) every 100 ms until it is `Some`, or fails the
+/// test after `$limit`.
+#[macro_export]
+macro_rules! wait_for {
+    ($what:expr, $limit:expr, $probe:expr) => {{
+        let deadline = std::time::Instant::now() + $limit;
+        loop {
+            if let Some(v) = $probe {
+                break v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {}",
+                $what
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }};
+}
+
 /// Bridge settings that make retries quick in tests.
 pub fn fast_retries(config: String) -> String {
     config
@@ -107,6 +128,47 @@ impl Stack {
 
     pub fn url(&self, path: &str) -> String {
         self.host.url(path)
+    }
+
+    /// Creates a product as `admin` (retrying the host's 503 load shedding)
+    /// and returns its id.
+    pub async fn create_product(&self, admin: &str, name: &str, price: f64, stock: u32) -> String {
+        let body = serde_json::json!({"name": name, "description": "A product.", "price": price,
+            "category": "tests", "brand": "Acme", "stock": stock, "tags": []});
+        let mut tries = 0;
+        loop {
+            let r = client()
+                .post(self.url("/api/catalog"))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .expect("post product");
+            let status = r.status().as_u16();
+            let answer: Value = r.json().await.unwrap_or(Value::Null);
+            if status == 201 {
+                return answer["id"].as_str().expect("product id").to_string();
+            }
+            tries += 1;
+            assert!(
+                status == 503 && tries < 20,
+                "create {name}: {status} {answer}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `GET path` (with a token, if any) as JSON, asserting a 200.
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
+        let mut req = client().get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("get");
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
     }
 
     /// An access token for a user, signed like `users` signs them.

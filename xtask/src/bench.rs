@@ -1,9 +1,13 @@
 //! `cargo xtask bench host`: load on `spinshop-host` with wrk, for a route
 //! that does nothing and routes that write to SQLite and key-value, through
-//! the host's test guest (`bench/host/spin.toml`). Figures go to
-//! `bench/RESULTS.md`.
+//! the host's test guest (`bench/host/spin.toml`). `cargo xtask bench
+//! bridge` (in [`bridge`]): events end to end through Kafka and
+//! `kafka-bridge`. Figures go to `bench/RESULTS.md`.
 
+mod api;
+mod bridge;
 mod guest;
+mod histogram;
 mod results;
 mod wrk;
 
@@ -20,6 +24,8 @@ use crate::process::{self, Output, Service};
 use crate::repo::{self, Repo};
 use crate::setup::{self, Prerequisite};
 use crate::stack::{self, HostConfig};
+
+pub use bridge::{run as bridge, BridgeOptions};
 
 /// How hard and how long to push.
 #[derive(Debug, Clone, PartialEq, Eq)]

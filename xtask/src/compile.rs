@@ -1,5 +1,6 @@
-//! Builds: the components for `wasm32-wasip2` and `spinshop-host`, both in
-//! the release profile (one build of wasmtime serves test, run and bench).
+//! Builds: the components for `wasm32-wasip2`, and `spinshop-host` and
+//! `kafka-bridge`, all in the release profile (one build of wasmtime serves
+//! test, run and bench).
 
 use std::fs;
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ pub const WASM_TARGET: &str = "wasm32-wasip2";
 /// one package selection, so dependency features never flip between runs.
 pub const TEST_GUEST: &str = "host-test-guest";
 
-/// Every component (and the test guest), then the host.
+/// Every component (and the test guest), then the host and the bridge.
 pub fn everything(repo: &Repo) -> Result<()> {
     let mut packages = component_packages(repo)?;
     packages.push(TEST_GUEST.to_string());
@@ -96,13 +97,15 @@ pub fn wasm_file(repo: &Repo, package: &str) -> PathBuf {
         .join(format!("{}.wasm", package.replace('-', "_")))
 }
 
-/// Builds `spinshop-host` (release) with exactly the features that `cargo
-/// test --workspace --release` resolves, so that the test run reuses every
-/// compiled crate. Features depend on which packages are selected and on
-/// whether dev-dependencies are in play: `-p spinshop-host` alone resolves
-/// getrandom, hyper-util and others differently, and a dozen crates (with
-/// everything above them) would be compiled twice. `--examples` (there are
-/// none) is what brings dev-dependencies in without building the tests.
+/// Builds `spinshop-host`, and with it every other binary of the workspace
+/// (`kafka-bridge`), in the release profile with exactly the features
+/// that `cargo test --workspace --release` resolves, so that the test run
+/// reuses every compiled crate. Features depend on which packages are
+/// selected and on whether dev-dependencies are in play: `-p spinshop-host`
+/// alone resolves getrandom, hyper-util and others differently, and a dozen
+/// crates (with everything above them) would be compiled twice.
+/// `--examples` (there are none) is what brings dev-dependencies in without
+/// building the tests. The crates/testkit harness builds the same way.
 pub fn host(repo: &Repo) -> Result<()> {
     process::run(repo.cargo().args(HOST_BUILD))?;
     let binary = repo.host_binary();

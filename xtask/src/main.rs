@@ -1,6 +1,7 @@
 //! `cargo xtask`: set-up, build, run, test and benchmark orchestration for
 //! spinshop. Each command does its own set-up, so a fresh machine needs
-//! nothing but rustup (and root, or the apt command it prints).
+//! nothing but rustup (and root, or the apt command it prints); the first
+//! run also builds the tansu broker (~15-20 minutes, cached per machine).
 
 mod bench;
 mod compile;
@@ -10,6 +11,7 @@ mod repo;
 mod secrets;
 mod setup;
 mod stack;
+mod tansu;
 mod test;
 mod up;
 
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 
-use bench::BenchOptions;
+use bench::{BenchOptions, BridgeOptions};
 use repo::Repo;
 
 const USAGE: &str = "\
@@ -27,20 +29,33 @@ USAGE:
     cargo xtask <COMMAND>
 
 COMMANDS:
-    setup                 add the wasm32-wasip2 target, rustfmt, clippy and redis-server if missing
-    build                 setup, then build the components (wasm32-wasip2) and spinshop-host (release)
-    up                    build, start Redis and spinshop-host on 127.0.0.1:3000; Ctrl-C stops both
-    test [-- <ARGS>...]   setup, rustfmt check, build, clippy -D warnings, every test in the workspace;
+    setup                 add the wasm32-wasip2 target, rustfmt, clippy, redis-server and openssl
+                          if missing, and build the tansu broker once (~15-20 min, then cached)
+    build                 setup, then build the components (wasm32-wasip2), spinshop-host and
+                          kafka-bridge (release)
+    up                    build, start Redis, the tansu broker on 127.0.0.1:9092, spinshop-host on
+                          127.0.0.1:3000 and kafka-bridge on 127.0.0.1:9095; Ctrl-C stops them all
+    test [-- <ARGS>...]   setup, rustfmt check, build, clippy -D warnings, every test in the workspace
+                          (with the broker's path in TANSU_BIN);
                           ARGS go to `cargo test --workspace --release`
     bench host [OPTIONS]  load spinshop-host with wrk; appends the figures to bench/RESULTS.md
         --duration <D>        per scenario, in wrk's format [default: 10s]
         --connections <N>     open connections [default: 16]
         --threads <N>         wrk threads [default: 2]
+    bench bridge [OPTIONS]
+                          create products through the API and time their events through Kafka and
+                          kafka-bridge to inventory; appends the figures to bench/RESULTS.md
+        --events <N>          products created, so events relayed [default: 5000]
 
 ENVIRONMENT (up):
     SPINSHOP_LISTEN           the application's address [default: 127.0.0.1:3000]
     SPINSHOP_METRICS_LISTEN   the host's metrics address [default: 127.0.0.1:9090]
     SPINSHOP_REDIS_PORT       Redis port; a Redis already answering there is reused [default: 6379]
+    SPINSHOP_KAFKA_PORT       the broker's port; it must be free [default: 9092]
+    SPINSHOP_BRIDGE_LISTEN    kafka-bridge's /health and /metrics [default: 127.0.0.1:9095]
+
+ENVIRONMENT (setup, up, test, bench bridge):
+    SPINSHOP_CACHE_DIR        where tansu is installed, under tools/ [default: ~/.cache/spinshop]
 ";
 
 /// What the command line asks for.
@@ -51,6 +66,7 @@ enum Command {
     Up,
     Test { cargo_test_args: Vec<String> },
     BenchHost(BenchOptions),
+    BenchBridge(BridgeOptions),
     Help,
 }
 
@@ -82,8 +98,13 @@ fn parse_args(args: &[String]) -> Result<Command> {
             Some((target, options)) if target == "host" => {
                 parse_bench_options(options).map(Command::BenchHost)
             }
-            Some((target, _)) => bail!("unknown benchmark {target:?}; there is `bench host`"),
-            None => bail!("`bench` needs a target: `bench host`"),
+            Some((target, options)) if target == "bridge" => {
+                parse_bridge_options(options).map(Command::BenchBridge)
+            }
+            Some((target, _)) => {
+                bail!("unknown benchmark {target:?}; there are `bench host` and `bench bridge`")
+            }
+            None => bail!("`bench` needs a target: `bench host` or `bench bridge`"),
         },
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => bail!("unknown command {other:?}"),
@@ -108,6 +129,19 @@ fn parse_bench_options(args: &[String]) -> Result<BenchOptions> {
             options.threads,
             options.connections
         );
+    }
+    Ok(options)
+}
+
+fn parse_bridge_options(args: &[String]) -> Result<BridgeOptions> {
+    let mut options = BridgeOptions::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--events" => options.events = parse_count(flag, value?)?,
+            other => bail!("unknown option {other:?} for `bench bridge`"),
+        }
     }
     Ok(options)
 }
@@ -137,6 +171,7 @@ fn run(command: Command) -> Result<()> {
         Command::Up => up::run(&repo),
         Command::Test { cargo_test_args } => test::run(&repo, &cargo_test_args),
         Command::BenchHost(options) => bench::host(&repo, &options),
+        Command::BenchBridge(options) => bench::bridge(&repo, &options),
         Command::Help => Ok(()),
     }
 }
@@ -215,6 +250,18 @@ mod tests {
     }
 
     #[test]
+    fn bench_bridge_takes_a_number_of_events() {
+        assert_eq!(
+            parse("bench bridge").ok(),
+            Some(Command::BenchBridge(BridgeOptions { events: 5000 }))
+        );
+        assert_eq!(
+            parse("bench bridge --events 200").ok(),
+            Some(Command::BenchBridge(BridgeOptions { events: 200 }))
+        );
+    }
+
+    #[test]
     fn rejects_what_it_does_not_understand() {
         for line in [
             "deploy",
@@ -228,6 +275,10 @@ mod tests {
             "bench host --threads -1",
             "bench host --threads 8 --connections 4",
             "bench host --rate 5",
+            "bench bridge --events",
+            "bench bridge --events 0",
+            "bench bridge --events many",
+            "bench bridge --duration 10s",
         ] {
             assert!(parse(line).is_err(), "{line:?} should be rejected");
         }

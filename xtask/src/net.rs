@@ -54,6 +54,11 @@ pub fn redis_ping(addr: SocketAddr) -> Ping {
     }
 }
 
+/// Whether something accepts TCP connections on `addr`.
+pub fn accepts_connections(addr: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).is_ok()
+}
+
 fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
@@ -101,9 +106,23 @@ pub fn request(
     path: &str,
     body: Option<&[u8]>,
 ) -> Result<Response> {
+    request_with_headers(addr, method, path, &[], body)
+}
+
+/// [`request`] with further headers, e.g. `("Authorization", "Bearer …")`.
+pub fn request_with_headers(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Response> {
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: spinshop-xtask\r\nAccept: */*\r\nConnection: close\r\n"
     );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(body) = body {
         head.push_str("Content-Type: application/json\r\n");
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));

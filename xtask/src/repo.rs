@@ -1,5 +1,5 @@
 //! Where things are in the checkout: the root, the shared `target/`, the
-//! host binary and `.spinshop/`, the local data that git ignores.
+//! host and bridge binaries and `.spinshop/`, the local data that git ignores.
 
 use std::ffi::OsString;
 use std::fs;
@@ -72,6 +72,11 @@ impl Repo {
     /// The release build of `spinshop-host`.
     pub fn host_binary(&self) -> PathBuf {
         self.target_dir().join("release").join("spinshop-host")
+    }
+
+    /// The release build of `kafka-bridge`.
+    pub fn bridge_binary(&self) -> PathBuf {
+        self.target_dir().join("release").join("kafka-bridge")
     }
 
     /// `.spinshop/<parts>`: local state, logs and scratch files.

@@ -15,6 +15,9 @@ use crate::repo::Repo;
 /// The key id local tokens carry.
 const KEY_ID: &str = "local-1";
 
+/// The variable that carries the bridge's internal token to the host.
+const INTERNAL_TOKEN_VARIABLE: &str = "SPIN_VARIABLE_INTERNAL_TOKEN";
+
 /// `(environment variable, value)` pairs for the host.
 pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
     let dir = repo.root().join(".spinshop/secrets");
@@ -40,7 +43,7 @@ pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
             format!("{KEY_ID}={public_pem}"),
         ),
         (
-            "SPIN_VARIABLE_INTERNAL_TOKEN",
+            INTERNAL_TOKEN_VARIABLE,
             read(&token_file)?.trim().to_string(),
         ),
     ];
@@ -49,6 +52,18 @@ pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
         .filter(|(k, _)| std::env::var_os(k).is_none())
         .map(|(k, v)| (k.to_string(), v))
         .collect())
+}
+
+/// The internal token the host gets, for the bridge: from `variables`
+/// (what [`local`] returned), else from the environment, where a
+/// `SPIN_VARIABLE_INTERNAL_TOKEN` set by the user wins over the local one.
+pub fn internal_token(variables: &[(String, String)]) -> Result<String> {
+    variables
+        .iter()
+        .find(|(name, _)| name == INTERNAL_TOKEN_VARIABLE)
+        .map(|(_, value)| value.clone())
+        .or_else(|| std::env::var(INTERNAL_TOKEN_VARIABLE).ok())
+        .with_context(|| format!("no internal token: {INTERNAL_TOKEN_VARIABLE} is not set"))
 }
 
 fn generate_key_pair(private: &Path, public: &Path) -> Result<()> {
@@ -77,4 +92,19 @@ fn random_hex(bytes: usize) -> Result<String> {
         bail!("/dev/urandom returned zeros");
     }
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bridge_gets_the_token_the_host_gets() -> Result<()> {
+        let variables = vec![
+            ("SPIN_VARIABLE_JWT_KEY_ID".to_owned(), KEY_ID.to_owned()),
+            (INTERNAL_TOKEN_VARIABLE.to_owned(), "0123abcd".to_owned()),
+        ];
+        assert_eq!(internal_token(&variables)?, "0123abcd");
+        Ok(())
+    }
 }

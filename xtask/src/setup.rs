@@ -1,5 +1,6 @@
 //! Prerequisites: what a fresh machine lacks is added here, and only here.
-//! Quick when everything is present: a few `--version`-style queries.
+//! Quick when everything is present: a few `--version`-style queries. The
+//! exception is the first install of the broker, built from source.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use anyhow::{bail, Result};
 
 use crate::compile::WASM_TARGET;
 use crate::process;
+use crate::tansu;
 
 /// Something a command needs before it can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,8 @@ pub enum Prerequisite {
     LoadGenerator,
     /// `openssl` on PATH (Debian package), to make local signing keys.
     OpenSsl,
+    /// The tansu Kafka-protocol broker (`cargo install`, cached per machine).
+    Broker,
 }
 
 /// What `cargo xtask setup` ensures: everything but the benchmark's tool.
@@ -32,6 +36,7 @@ pub const ALL_BUT_LOAD_GENERATOR: &[Prerequisite] = &[
     Prerequisite::LintTools,
     Prerequisite::RedisServer,
     Prerequisite::OpenSsl,
+    Prerequisite::Broker,
 ];
 
 /// Adds whichever of `needs` is missing, then says what it did.
@@ -47,6 +52,7 @@ pub fn ensure(needs: &[Prerequisite]) -> Result<()> {
             }
             Prerequisite::LoadGenerator => ("wrk", debian_tool("wrk", "wrk")?),
             Prerequisite::OpenSsl => ("openssl", debian_tool("openssl", "openssl")?),
+            Prerequisite::Broker => ("tansu", tansu::ensure()?),
         };
         if added {
             installed.push(name);

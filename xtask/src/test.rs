@@ -1,6 +1,7 @@
 //! `cargo xtask test`: what CI runs. Set-up, formatting, the build, clippy
-//! with warnings as errors, then every test in the workspace; each step
-//! timed, the first failure ends the run.
+//! with warnings as errors, then every test in the workspace, with the
+//! broker's path in `TANSU_BIN`; each step timed, the first failure ends
+//! the run.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use crate::compile;
 use crate::process;
 use crate::repo::Repo;
 use crate::setup;
+use crate::tansu;
 
 /// Runs every step; `cargo_test_args` go to `cargo test`.
 pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
@@ -32,10 +34,14 @@ pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
         ]))
     })?;
     steps.run("tests", || {
+        // The end-to-end and bridge tests start the broker themselves.
+        let tansu = tansu::required_binary()?;
+        eprintln!("TANSU_BIN={}", tansu.display());
         process::run(
             repo.cargo()
                 .args(["test", "--workspace", "--release"])
-                .args(cargo_test_args),
+                .args(cargo_test_args)
+                .env("TANSU_BIN", tansu),
         )
     })?;
     steps.summary("passed");

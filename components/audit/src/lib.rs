@@ -1,9 +1,20 @@
-//! audit: not yet implemented.
+//! audit: the append-only event store. Every domain event on every topic
+//! is appended exactly once, with a global sequence number, the aggregate
+//! it belongs to and its correlation metadata; admins query the log by
+//! aggregate, type, correlation and time.
 
-use platform::{ApiError, Context, Request, Response};
+pub mod domain;
+mod http;
+pub mod store;
+
+use platform::db::{now_ms, Db};
+use platform::{inbox, ApiError, Context, Method, Request, Response};
+use serde_json::json;
 
 /// The component's name in logs and events.
 pub const COMPONENT: &str = "audit";
+/// Its SQLite database label.
+pub const DATABASE: &str = "audit";
 
 platform::http_component!(
     crate::COMPONENT,
@@ -11,7 +22,32 @@ platform::http_component!(
     crate::route
 );
 
-/// Routes a request to its handler.
-pub fn route(req: &Request, _ctx: &Context) -> Result<Response, ApiError> {
-    Err(ApiError::NotFound(format!("no route for {}", req.path)))
+/// Routes a request to its handler. The bridge's routes live under
+/// `/internal/audit/`.
+pub fn route(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let segments = req.segments();
+    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
+        platform::internal::require_internal(req)?;
+        return match (req.method, internal) {
+            (Method::Post, ["events"]) => append(req, &open_db()?),
+            (Method::Post, ["tick"]) => Ok(Response::json(200, &json!({}))),
+            (_, ["events"] | ["tick"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
+            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
+        };
+    }
+    http::route(req, ctx, &segments)
+}
+
+fn open_db() -> Result<Db, ApiError> {
+    Db::open(DATABASE, store::MIGRATIONS)
+}
+
+/// `POST /internal/audit/events`: appends the envelope once. A malformed
+/// envelope is a 4xx (the bridge dead-letters it); every well-formed one is
+/// recorded, whatever its type.
+fn append(req: &Request, db: &Db) -> Result<Response, ApiError> {
+    let event = inbox::parse(req)?;
+    let record = domain::AuditRecord::from_envelope(&event.0)?;
+    let outcome = inbox::process_once(db, &event, |db| store::append(db, &record, now_ms()))?;
+    Ok(inbox::reply(&event, outcome))
 }

@@ -3,6 +3,7 @@
 //! idempotency, caching, the outbox and idempotent event handling).
 
 pub mod auth;
+pub mod breaker;
 pub mod cache;
 pub mod conditional;
 pub mod context;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod idempotency;
 pub mod inbox;
 pub mod internal;
+pub mod outbound;
 pub mod outbox;
 pub mod pagination;
 pub mod problem;

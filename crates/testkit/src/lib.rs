@@ -616,11 +616,9 @@ impl Broker {
             .arg("broker")
             .args(["--listener-url", &listener])
             .args(["--advertised-listener-url", &listener])
-            .arg("--storage-engine")
-            .arg(format!(
-                "sqlite://{}",
-                self.dir.0.join("kafka.db").display()
-            ))
+            // tansu resolves a sqlite:// URL against its working directory.
+            .args(["--storage-engine", "sqlite://kafka.db", "--silent"])
+            .current_dir(&self.dir.0)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))

@@ -17,10 +17,12 @@ use crate::process;
 pub const HEADER: &str = "\
 # Benchmark results
 
-Each section is appended by a run of `cargo xtask bench host`: the machine,
+Each section is appended by a run of `cargo xtask bench host` (the machine,
 the exact commands, requests/s and p50/p99 latency per scenario, and the
-host's mean instantiation time from its metrics. Figures are only comparable
-between sections recorded on the same machine.
+host's mean instantiation time from its metrics) or `cargo xtask bench
+bridge` (events/s end to end through Kafka and kafka-bridge, and the
+bridge's relay latency). Figures are only comparable between sections
+recorded on the same machine.
 ";
 
 /// The machine a run was on.

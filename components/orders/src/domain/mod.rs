@@ -1,0 +1,436 @@
+//! Order rules, free of storage and of the host: what an order request may
+//! hold (prices never come from the client), order statuses and saga steps,
+//! money, and the saga's state machine ([`saga`]).
+
+pub mod saga;
+
+use std::collections::HashSet;
+
+use platform::validate;
+use platform::ApiError;
+use serde::de::{Deserializer, IgnoredAny};
+use serde::Deserialize;
+
+/// Most lines in one order.
+pub const MAX_LINES: usize = 50;
+/// Most units of one product in one order.
+pub const MAX_QUANTITY: i64 = 1_000;
+/// Longest shipping address, as a string or as serialised JSON.
+pub const MAX_SHIPPING_ADDRESS: usize = 2_000;
+/// The only currency orders are taken in.
+pub const CURRENCY: &str = "USD";
+
+/// Where an order is: `PENDING` while the saga runs, then one of the ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Confirmed => "CONFIRMED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Reads a stored value or a `?status=` filter (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "PENDING" => Some(Self::Pending),
+            "CONFIRMED" => Some(Self::Confirmed),
+            "CANCELLED" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// The saga step an order is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SagaStep {
+    /// Waiting for inventory to reserve the stock.
+    Reserving,
+    /// Stock held; waiting for payments to charge.
+    Charging,
+    Confirmed,
+    Cancelled,
+}
+
+impl SagaStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reserving => "reserving",
+            Self::Charging => "charging",
+            Self::Confirmed => "confirmed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reserving" => Some(Self::Reserving),
+            "charging" => Some(Self::Charging),
+            "confirmed" => Some(Self::Confirmed),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// Deserialises any value (even `null`) as "present": for fields a client
+/// must not send at all.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    IgnoredAny::deserialize(d)?;
+    Ok(Some(()))
+}
+
+/// The body of `POST /api/orders`. The fields a client might try to set
+/// but may not (who orders, what it costs) are read only to be refused by
+/// name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    pub items: Vec<NewLine>,
+    #[serde(default)]
+    pub shipping_address: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "present")]
+    user_id: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    price: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    unit_price: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    unit_price_cents: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    total: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    total_cents: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    status: Option<()>,
+}
+
+/// One line of [`NewOrder`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLine {
+    pub product_id: String,
+    pub quantity: i64,
+    #[serde(default, deserialize_with = "present")]
+    price: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    unit_price: Option<()>,
+    #[serde(default, deserialize_with = "present")]
+    unit_price_cents: Option<()>,
+}
+
+/// A validated line, before it is priced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedLine {
+    pub product_id: String,
+    pub quantity: u32,
+}
+
+/// A validated order request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRequest {
+    /// In the client's order; product ids are unique.
+    pub lines: Vec<RequestedLine>,
+    /// `null`, or the client's string or object.
+    pub shipping_address: serde_json::Value,
+}
+
+fn refuse(field: &str, what: &str) -> ApiError {
+    ApiError::invalid(
+        field,
+        format!("{what} may not be sent; it is set by the server"),
+    )
+}
+
+impl NewOrder {
+    pub fn validate(self) -> Result<OrderRequest, ApiError> {
+        let forbidden = [
+            ("user_id", self.user_id, "the ordering user"),
+            ("price", self.price, "the price"),
+            ("unit_price", self.unit_price, "the price"),
+            ("unit_price_cents", self.unit_price_cents, "the price"),
+            ("total", self.total, "the total"),
+            ("total_cents", self.total_cents, "the total"),
+            ("status", self.status, "the status"),
+        ];
+        if let Some((field, _, what)) = forbidden.iter().find(|(_, p, _)| p.is_some()) {
+            return Err(refuse(field, what));
+        }
+        validate::count("items", &self.items, 1, MAX_LINES)?;
+        let mut seen = HashSet::new();
+        let mut lines = Vec::with_capacity(self.items.len());
+        for (i, line) in self.items.into_iter().enumerate() {
+            for (name, sent) in [
+                ("price", line.price),
+                ("unit_price", line.unit_price),
+                ("unit_price_cents", line.unit_price_cents),
+            ] {
+                if sent.is_some() {
+                    return Err(refuse(&format!("items[{i}].{name}"), "the price"));
+                }
+            }
+            let id_field = format!("items[{i}].product_id");
+            let product_id = product_id(&id_field, &line.product_id)?;
+            let quantity = validate::range(
+                &format!("items[{i}].quantity"),
+                line.quantity,
+                1,
+                MAX_QUANTITY,
+            )?;
+            if !seen.insert(product_id.clone()) {
+                return Err(ApiError::invalid(
+                    id_field,
+                    format!("product {product_id} appears more than once; order it on one line"),
+                ));
+            }
+            lines.push(RequestedLine {
+                product_id,
+                quantity: u32::try_from(quantity).unwrap_or(0),
+            });
+        }
+        Ok(OrderRequest {
+            lines,
+            shipping_address: shipping_address(self.shipping_address)?,
+        })
+    }
+}
+
+/// A catalog product id (a UUID): letters, digits and '-', up to 64
+/// characters, compared in lower case as the catalog does.
+pub fn product_id(field: &str, id: &str) -> Result<String, ApiError> {
+    validate::length(field, id, 1, 64)?;
+    if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(ApiError::invalid(
+            field,
+            "may contain only letters, digits and '-'",
+        ));
+    }
+    Ok(id.to_ascii_lowercase())
+}
+
+/// An order id in a path: the same shape as a product id.
+pub fn order_id(id: &str) -> Result<String, ApiError> {
+    product_id("id", id)
+}
+
+fn shipping_address(value: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
+    const FIELD: &str = "shipping_address";
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(serde_json::Value::Null),
+        Some(serde_json::Value::String(s)) => {
+            let s = validate::required_text(FIELD, &s, MAX_SHIPPING_ADDRESS)?;
+            Ok(serde_json::Value::String(s))
+        }
+        Some(v @ serde_json::Value::Object(_)) => {
+            if v.to_string().len() > MAX_SHIPPING_ADDRESS {
+                return Err(ApiError::invalid(
+                    FIELD,
+                    format!("must be at most {MAX_SHIPPING_ADDRESS} bytes of JSON"),
+                ));
+            }
+            Ok(v)
+        }
+        Some(_) => Err(ApiError::invalid(FIELD, "must be an object or a string")),
+    }
+}
+
+/// A catalog price (a two-decimal JSON number) in integer cents; `None`
+/// for anything that is not a sensible price.
+pub fn price_cents(price: f64) -> Option<i64> {
+    if !price.is_finite() || !(0.0..=1e13).contains(&price) {
+        return None;
+    }
+    Some((price * 100.0).round() as i64)
+}
+
+/// A line with the price the catalog gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedLine {
+    pub product_id: String,
+    pub quantity: u32,
+    pub unit_price_cents: i64,
+}
+
+/// The order's total, or `None` if it would overflow.
+pub fn total_cents(lines: &[PricedLine]) -> Option<i64> {
+    lines.iter().try_fold(0i64, |sum, l| {
+        l.unit_price_cents
+            .checked_mul(i64::from(l.quantity))
+            .and_then(|line| sum.checked_add(line))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<OrderRequest, ApiError> {
+        serde_json::from_str::<NewOrder>(body)
+            .map_err(|e| ApiError::bad_field("body", e.to_string()))?
+            .validate()
+    }
+
+    fn field(e: &ApiError) -> String {
+        e.problem("r")["field"].as_str().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn a_valid_order_keeps_its_lines_in_order_with_normalised_ids() {
+        let order = parse(
+            r#"{"items":[{"product_id":"B-2","quantity":3},{"product_id":"a-1","quantity":1}],
+                "shipping_address":{"city":"Lisbon"}}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            order.lines,
+            vec![
+                RequestedLine {
+                    product_id: "b-2".into(),
+                    quantity: 3
+                },
+                RequestedLine {
+                    product_id: "a-1".into(),
+                    quantity: 1
+                }
+            ]
+        );
+        assert_eq!(order.shipping_address["city"], "Lisbon");
+        let plain = parse(
+            r#"{"items":[{"product_id":"p","quantity":1}],"shipping_address":" 1 Main St "}"#,
+        )
+        .expect("string address");
+        assert_eq!(plain.shipping_address, "1 Main St");
+        let none = parse(r#"{"items":[{"product_id":"p","quantity":1}]}"#).expect("no address");
+        assert!(none.shipping_address.is_null());
+    }
+
+    #[test]
+    fn server_owned_fields_are_refused_by_name_even_when_null() {
+        for (body, expected) in [
+            (
+                r#"{"items":[{"product_id":"p","quantity":1}],"user_id":"mallory"}"#,
+                "user_id",
+            ),
+            (
+                r#"{"items":[{"product_id":"p","quantity":1}],"total":0.01}"#,
+                "total",
+            ),
+            (
+                r#"{"items":[{"product_id":"p","quantity":1}],"total_cents":null}"#,
+                "total_cents",
+            ),
+            (
+                r#"{"items":[{"product_id":"p","quantity":1,"price":0}]}"#,
+                "items[0].price",
+            ),
+            (
+                r#"{"items":[{"product_id":"p","quantity":1},{"product_id":"q","quantity":1,"unit_price":1}]}"#,
+                "items[1].unit_price",
+            ),
+        ] {
+            let e = parse(body).expect_err(body);
+            assert_eq!(e.status(), 422, "{body}");
+            assert_eq!(field(&e), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn lines_quantities_and_ids_are_bounded() {
+        let e = parse(r#"{"items":[]}"#).expect_err("empty");
+        assert_eq!(field(&e), "items");
+        for q in ["0", "-1", "1001", "999999999999"] {
+            let body = format!(r#"{{"items":[{{"product_id":"p","quantity":{q}}}]}}"#);
+            let e = parse(&body).expect_err(q);
+            assert_eq!(
+                (e.status(), field(&e)),
+                (422, "items[0].quantity".into()),
+                "{q}"
+            );
+        }
+        let e =
+            parse(r#"{"items":[{"product_id":"p","quantity":1},{"product_id":"P","quantity":2}]}"#)
+                .expect_err("duplicate");
+        assert_eq!(field(&e), "items[1].product_id");
+        for bad in ["", "a b", "../x", &"x".repeat(65)] {
+            let body = format!(r#"{{"items":[{{"product_id":"{bad}","quantity":1}}]}}"#);
+            let e = parse(&body).expect_err(bad);
+            assert_eq!(field(&e), "items[0].product_id", "{bad:?}");
+        }
+        let many: Vec<String> = (0..51)
+            .map(|i| format!(r#"{{"product_id":"p{i}","quantity":1}}"#))
+            .collect();
+        let e = parse(&format!(r#"{{"items":[{}]}}"#, many.join(","))).expect_err("51 lines");
+        assert_eq!(field(&e), "items");
+    }
+
+    #[test]
+    fn shipping_addresses_are_objects_or_strings_of_bounded_size() {
+        for bad in [
+            r#"42"#,
+            r#"[1]"#,
+            r#""""#,
+            &format!(r#""{}""#, "x".repeat(MAX_SHIPPING_ADDRESS + 1)),
+            &format!(r#"{{"street":"{}"}}"#, "x".repeat(MAX_SHIPPING_ADDRESS)),
+        ] {
+            let body = format!(
+                r#"{{"items":[{{"product_id":"p","quantity":1}}],"shipping_address":{bad}}}"#
+            );
+            assert_eq!(field(&parse(&body).expect_err(bad)), "shipping_address");
+        }
+    }
+
+    #[test]
+    fn money_is_integer_cents() {
+        assert_eq!(price_cents(19.99), Some(1999));
+        assert_eq!(price_cents(0.1 + 0.2), Some(30));
+        assert_eq!(price_cents(-1.0), None);
+        assert_eq!(price_cents(f64::NAN), None);
+        let lines = [
+            PricedLine {
+                product_id: "a".into(),
+                quantity: 3,
+                unit_price_cents: 1999,
+            },
+            PricedLine {
+                product_id: "b".into(),
+                quantity: 1,
+                unit_price_cents: 1,
+            },
+        ];
+        assert_eq!(total_cents(&lines), Some(5998));
+        let huge = [PricedLine {
+            product_id: "a".into(),
+            quantity: 2,
+            unit_price_cents: i64::MAX,
+        }];
+        assert_eq!(total_cents(&huge), None);
+    }
+
+    #[test]
+    fn statuses_and_steps_round_trip() {
+        for s in [
+            OrderStatus::Pending,
+            OrderStatus::Confirmed,
+            OrderStatus::Cancelled,
+        ] {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(OrderStatus::parse("pending"), Some(OrderStatus::Pending));
+        assert_eq!(OrderStatus::parse("SHIPPED"), None);
+        for s in [
+            SagaStep::Reserving,
+            SagaStep::Charging,
+            SagaStep::Confirmed,
+            SagaStep::Cancelled,
+        ] {
+            assert_eq!(SagaStep::parse(s.as_str()), Some(s));
+        }
+    }
+}
