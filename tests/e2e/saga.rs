@@ -169,7 +169,12 @@ async fn an_order_confirms_and_the_whole_chain_is_recorded() {
     let order = settled(stack, &ann, &id).await;
     assert_eq!(order["status"], "CONFIRMED", "{order}");
     assert_eq!(order["user_id"], ann_id.as_str());
-    assert_eq!(stock(stack, &product).await, (3, 0, 2));
+    // The reservation is committed by the inventory.commit that followed.
+    wait_for!(
+        "the sale committed",
+        Duration::from_secs(30),
+        async { (stock(stack, &product).await == (3, 0, 2)).then_some(()) }.await
+    );
 
     let payments = payments_of(stack, &ann, &id).await;
     assert_eq!(payments.len(), 1);
@@ -262,7 +267,7 @@ async fn an_order_confirms_and_the_whole_chain_is_recorded() {
 async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
     let es = start(&[
         ("breaker_failure_threshold", "3"),
-        ("breaker_open_secs", "3"),
+        ("breaker_open_secs", "8"),
         ("breaker_window_secs", "60"),
     ]);
     let stack = &es.stack;
@@ -272,7 +277,8 @@ async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
     stocked(stack, &product).await;
     set_psp(stack, &admin, json!({"outage": true})).await;
 
-    // Each order is cancelled and its stock comes back.
+    // Each order is cancelled and its stock comes back. The first one's
+    // failed attempts (one call and its retries) open the breaker.
     for _ in 0..3 {
         let (placed, _) = place(stack, &user, &[(&product, 1)], None).await;
         let order = settled(stack, &user, placed["id"].as_str().expect("id")).await;
@@ -307,7 +313,7 @@ async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
     // The outage ends; after the open interval one probe goes through and
     // closes the breaker.
     set_psp(stack, &admin, json!({"outage": false})).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
     let (placed, _) = place(stack, &user, &[(&product, 1)], None).await;
     let order = settled(stack, &user, placed["id"].as_str().expect("id")).await;
     assert_eq!(order["status"], "CONFIRMED", "{order}");
@@ -470,6 +476,17 @@ async fn cancelling_or_timing_out_while_charging_refunds_and_restocks() {
     // The owner cancels while the charge is under way.
     let (placed, _) = place(stack, &user, &[(&product, 2)], None).await;
     let cancelled_id = placed["id"].as_str().expect("id").to_string();
+    wait_for!(
+        "the charging step",
+        Duration::from_secs(30),
+        async {
+            let o = stack
+                .get_json(&format!("/api/orders/{cancelled_id}"), Some(&user))
+                .await;
+            (o["step"] == "charging").then_some(())
+        }
+        .await
+    );
     let r = client()
         .post(stack.url(&format!("/api/orders/{cancelled_id}/cancel")))
         .bearer_auth(&user)
