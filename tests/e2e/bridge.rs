@@ -162,6 +162,19 @@ async fn the_same_event_delivered_twice_changes_state_once() {
     let admin = es.stack.token("admin-1", Role::Admin);
     let id = es.stack.create_product(&admin, "Mug", 2.5, 10).await;
     let brokers = es.brokers();
+    wait_for!(
+        "the stock record",
+        Duration::from_secs(20),
+        async {
+            let r = client()
+                .get(es.stack.url(&format!("/api/inventory/{id}")))
+                .send()
+                .await
+                .ok()?;
+            (r.status() == 200).then_some(())
+        }
+        .await
+    );
 
     // The same reserve command (same event id) reaches Kafka twice, as after
     // a producer that crashed before its ack.

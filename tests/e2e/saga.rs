@@ -214,7 +214,8 @@ async fn an_order_confirms_and_the_whole_chain_is_recorded() {
     );
 
     // The audit log holds the chain under one correlation id (the request
-    // that placed the order), each event after the one that caused it.
+    // that placed the order); in the order the events occurred, each comes
+    // after the one that caused it.
     let wanted = [
         "order.created",
         "inventory.reserve",
@@ -231,7 +232,9 @@ async fn an_order_confirms_and_the_whole_chain_is_recorded() {
         async {
             let events = stack
                 .get_json(
-                    &format!("/api/audit/events?correlation_id={request_id}&limit=500"),
+                    &format!(
+                        "/api/audit/events?correlation_id={request_id}&order=occurred&limit=500"
+                    ),
                     Some(&admin),
                 )
                 .await;

@@ -2,13 +2,16 @@
 //! that does nothing and routes that write to SQLite and key-value, through
 //! the host's test guest (`bench/host/spin.toml`). `cargo xtask bench
 //! bridge` (in [`bridge`]): events end to end through Kafka and
-//! `kafka-bridge`. Figures go to `bench/RESULTS.md`.
+//! `kafka-bridge`. `cargo xtask bench saga` (in [`saga`]): orders placed
+//! through the API and their sagas through the same stack. Figures go to
+//! `bench/RESULTS.md`.
 
 mod api;
 mod bridge;
 mod guest;
 mod histogram;
 mod results;
+mod saga;
 mod wrk;
 
 use std::fs;
@@ -26,6 +29,7 @@ use crate::setup::{self, Prerequisite};
 use crate::stack::{self, HostConfig};
 
 pub use bridge::{run as bridge, BridgeOptions};
+pub use saga::{run as saga, SagaOptions};
 
 /// How hard and how long to push.
 #[derive(Debug, Clone, PartialEq, Eq)]

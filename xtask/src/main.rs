@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 
-use bench::{BenchOptions, BridgeOptions};
+use bench::{BenchOptions, BridgeOptions, SagaOptions};
 use repo::Repo;
 
 const USAGE: &str = "\
@@ -46,6 +46,11 @@ COMMANDS:
                           create products through the API and time their events through Kafka and
                           kafka-bridge to inventory; appends the figures to bench/RESULTS.md
         --events <N>          products created, so events relayed [default: 5000]
+    bench saga [OPTIONS]  place orders through the API and time each one's saga (reserve, charge,
+                          confirm) through Kafka and kafka-bridge; appends the figures to
+                          bench/RESULTS.md
+        --orders <N>          orders placed, one unit of one product each [default: 300]
+        --concurrency <N>     clients placing orders at once [default: 16]
 
 ENVIRONMENT (up):
     SPINSHOP_LISTEN           the application's address [default: 127.0.0.1:3000]
@@ -54,7 +59,7 @@ ENVIRONMENT (up):
     SPINSHOP_KAFKA_PORT       the broker's port; it must be free [default: 9092]
     SPINSHOP_BRIDGE_LISTEN    kafka-bridge's /health and /metrics [default: 127.0.0.1:9095]
 
-ENVIRONMENT (setup, up, test, bench bridge):
+ENVIRONMENT (setup, up, test, bench bridge, bench saga):
     SPINSHOP_CACHE_DIR        where tansu is installed, under tools/ [default: ~/.cache/spinshop]
 ";
 
@@ -67,6 +72,7 @@ enum Command {
     Test { cargo_test_args: Vec<String> },
     BenchHost(BenchOptions),
     BenchBridge(BridgeOptions),
+    BenchSaga(SagaOptions),
     Help,
 }
 
@@ -101,10 +107,13 @@ fn parse_args(args: &[String]) -> Result<Command> {
             Some((target, options)) if target == "bridge" => {
                 parse_bridge_options(options).map(Command::BenchBridge)
             }
-            Some((target, _)) => {
-                bail!("unknown benchmark {target:?}; there are `bench host` and `bench bridge`")
+            Some((target, options)) if target == "saga" => {
+                parse_saga_options(options).map(Command::BenchSaga)
             }
-            None => bail!("`bench` needs a target: `bench host` or `bench bridge`"),
+            Some((target, _)) => bail!(
+                "unknown benchmark {target:?}; there are `bench host`, `bench bridge` and `bench saga`"
+            ),
+            None => bail!("`bench` needs a target: `bench host`, `bench bridge` or `bench saga`"),
         },
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => bail!("unknown command {other:?}"),
@@ -146,6 +155,20 @@ fn parse_bridge_options(args: &[String]) -> Result<BridgeOptions> {
     Ok(options)
 }
 
+fn parse_saga_options(args: &[String]) -> Result<SagaOptions> {
+    let mut options = SagaOptions::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--orders" => options.orders = parse_count(flag, value?)?,
+            "--concurrency" => options.concurrency = parse_count(flag, value?)?,
+            other => bail!("unknown option {other:?} for `bench saga`"),
+        }
+    }
+    Ok(options)
+}
+
 fn parse_count(flag: &str, value: &str) -> Result<u32> {
     match value.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
@@ -172,6 +195,7 @@ fn run(command: Command) -> Result<()> {
         Command::Test { cargo_test_args } => test::run(&repo, &cargo_test_args),
         Command::BenchHost(options) => bench::host(&repo, &options),
         Command::BenchBridge(options) => bench::bridge(&repo, &options),
+        Command::BenchSaga(options) => bench::saga(&repo, &options),
         Command::Help => Ok(()),
     }
 }
@@ -262,6 +286,31 @@ mod tests {
     }
 
     #[test]
+    fn bench_saga_takes_orders_and_concurrency() {
+        assert_eq!(
+            parse("bench saga").ok(),
+            Some(Command::BenchSaga(SagaOptions {
+                orders: 300,
+                concurrency: 16
+            }))
+        );
+        assert_eq!(
+            parse("bench saga --concurrency 4 --orders 1000").ok(),
+            Some(Command::BenchSaga(SagaOptions {
+                orders: 1000,
+                concurrency: 4
+            }))
+        );
+        assert_eq!(
+            parse("bench saga --orders 50").ok(),
+            Some(Command::BenchSaga(SagaOptions {
+                orders: 50,
+                concurrency: 16
+            }))
+        );
+    }
+
+    #[test]
     fn rejects_what_it_does_not_understand() {
         for line in [
             "deploy",
@@ -279,6 +328,13 @@ mod tests {
             "bench bridge --events 0",
             "bench bridge --events many",
             "bench bridge --duration 10s",
+            "bench saga --orders",
+            "bench saga --orders 0",
+            "bench saga --orders -5",
+            "bench saga --concurrency 0",
+            "bench saga --concurrency lots",
+            "bench saga --events 100",
+            "bench saga 300",
         ] {
             assert!(parse(line).is_err(), "{line:?} should be rejected");
         }

@@ -142,8 +142,19 @@ pub struct LogQuery {
     /// Exclusive upper bound on `occurred_at`, Unix ms.
     pub to_ms: Option<i64>,
     pub limit: u32,
-    /// The page starts after this sequence number.
-    pub after_seq: Option<i64>,
+    /// `order=occurred`: by when the events happened (the producers'
+    /// clocks: a cause before its effects), instead of the default order
+    /// they were recorded in (which interleaves topics as they arrive).
+    pub by_occurred: bool,
+    /// The page starts after this position.
+    pub after: Option<Position>,
+}
+
+/// A place in the log, in either order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub occurred_at_ms: i64,
+    pub seq: i64,
 }
 
 /// Sizes of a page.
@@ -152,7 +163,7 @@ pub fn page_request(req: &platform::Request) -> Result<PageRequest, ApiError> {
 }
 
 const PARAMETERS: &str =
-    "aggregate_id, aggregate_type, type, correlation_id, from, to, limit, cursor";
+    "aggregate_id, aggregate_type, type, correlation_id, from, to, order, limit, cursor";
 
 impl LogQuery {
     /// Reads the decoded query parameters and the page (`limit` and
@@ -162,7 +173,7 @@ impl LogQuery {
     pub fn parse(pairs: &[(String, String)], page: PageRequest) -> Result<Self, ApiError> {
         let mut q = Self {
             limit: page.limit,
-            after_seq: match page.after {
+            after: match page.after {
                 Some(key) => Some(decode_cursor(&key)?),
                 None => None,
             },
@@ -192,6 +203,18 @@ impl LogQuery {
                             })?,
                     )
                 }
+                "order" => {
+                    q.by_occurred = match value.as_str() {
+                        "recorded" => false,
+                        "occurred" => true,
+                        _ => {
+                            return Err(ApiError::invalid(
+                                "order",
+                                "must be recorded (the default) or occurred",
+                            ))
+                        }
+                    }
+                }
                 "from" => q.from_ms = Some(query_time(name, value)?),
                 "to" => q.to_ms = Some(query_time(name, value)?),
                 "limit" | "cursor" => {}
@@ -201,6 +224,14 @@ impl LogQuery {
                         format!("unknown query parameter; the filters are {PARAMETERS}"),
                     ))
                 }
+            }
+        }
+        if let Some(after) = q.after {
+            if (after.occurred_at_ms >= 0) != q.by_occurred {
+                return Err(ApiError::invalid(
+                    "cursor",
+                    "belongs to a listing in the other order",
+                ));
             }
         }
         if let (Some(from), Some(to)) = (q.from_ms, q.to_ms) {
@@ -229,17 +260,34 @@ fn query_time(field: &str, value: &str) -> Result<i64, ApiError> {
         })
 }
 
-/// The cursor of the page after the item with sequence number `seq`.
-pub fn cursor_after(seq: i64) -> String {
-    platform::pagination::encode(&format!("seq:{seq}"))
+/// The cursor of the page after the item at `at`, in the query's order.
+pub fn cursor_after(q: &LogQuery, at: Position) -> String {
+    if q.by_occurred {
+        platform::pagination::encode(&format!("occ:{}:{}", at.occurred_at_ms, at.seq))
+    } else {
+        platform::pagination::encode(&format!("seq:{}", at.seq))
+    }
 }
 
-/// The sequence number in a decoded cursor key.
-fn decode_cursor(key: &str) -> Result<i64, ApiError> {
-    key.strip_prefix("seq:")
-        .and_then(|seq| seq.parse::<i64>().ok())
-        .filter(|seq| *seq >= 0)
-        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor this API issued"))
+/// The position in a decoded cursor key; `occurred_at_ms` is -1 in a
+/// cursor of the recorded order.
+fn decode_cursor(key: &str) -> Result<Position, ApiError> {
+    let bad = || ApiError::invalid("cursor", "is not a cursor this API issued");
+    let number = |s: &str| s.parse::<i64>().ok().filter(|n| *n >= 0);
+    if let Some(seq) = key.strip_prefix("seq:") {
+        return Ok(Position {
+            occurred_at_ms: -1,
+            seq: number(seq).ok_or_else(bad)?,
+        });
+    }
+    let (ms, seq) = key
+        .strip_prefix("occ:")
+        .and_then(|rest| rest.split_once(':'))
+        .ok_or_else(bad)?;
+    Ok(Position {
+        occurred_at_ms: number(ms).ok_or_else(bad)?,
+        seq: number(seq).ok_or_else(bad)?,
+    })
 }
 
 #[cfg(test)]
@@ -352,9 +400,20 @@ mod tests {
         assert_eq!(q.from_ms, Some(1_795_305_600_000));
         assert_eq!(q.to_ms, Some(1_795_309_200_000), "+01:00 sent unencoded");
         assert_eq!(q.limit, 500);
-        assert_eq!(q.after_seq, Some(41));
-        assert!(cursor_after(41).len() > 4);
-        assert_eq!(decode_cursor("seq:41").expect("ours"), 41);
+        assert_eq!(q.after.map(|a| a.seq), Some(41));
+        let recorded = LogQuery::default();
+        let occurred = LogQuery {
+            by_occurred: true,
+            ..LogQuery::default()
+        };
+        let at = Position {
+            occurred_at_ms: 1_700_000_000_000,
+            seq: 41,
+        };
+        assert!(cursor_after(&recorded, at).len() > 4);
+        assert_ne!(cursor_after(&recorded, at), cursor_after(&occurred, at));
+        assert_eq!(decode_cursor("seq:41").expect("ours").seq, 41);
+        assert_eq!(decode_cursor("occ:1700000000000:41").expect("ours"), at);
         for bad in ["41", "seq:x", "seq:-1"] {
             assert_eq!(field_of(&decode_cursor(bad).expect_err(bad)), "cursor");
         }

@@ -28,7 +28,7 @@ fn list(req: &Request) -> Result<Response, ApiError> {
     let more = items.len() > query.limit as usize;
     items.truncate(query.limit as usize);
     let next_cursor = if more {
-        items.last().map(|e| domain::cursor_after(e.seq))
+        items.last().map(|e| domain::cursor_after(&query, e.at))
     } else {
         None
     };

@@ -68,19 +68,31 @@ pub fn append(db: &Db, r: &AuditRecord, recorded_at_ms: i64) -> Result<(), ApiEr
 /// A recorded event as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedEvent {
-    pub seq: i64,
+    pub at: crate::domain::Position,
     pub json: Json,
 }
 
 const COLUMNS: &str = "seq, id, type, topic, aggregate_type, aggregate_id, occurred_at, \
-     recorded_at_ms, correlation_id, causation_id, traceparent, payload";
+     occurred_at_ms, recorded_at_ms, correlation_id, causation_id, traceparent, payload";
 
-/// Up to `limit` events matching the query, in ascending sequence order.
+/// Up to `limit` events matching the query, in ascending sequence order
+/// (or by `occurred_at`, then sequence).
 pub fn query(db: &Db, q: &LogQuery, limit: u32) -> Result<Vec<LoggedEvent>, ApiError> {
     // Only constant fragments are joined into the SQL; every value is a
     // parameter.
-    let mut clauses = vec!["seq > ?"];
-    let mut params = vec![int(q.after_seq.unwrap_or(0))];
+    let after = q.after.unwrap_or(crate::domain::Position {
+        occurred_at_ms: -1,
+        seq: 0,
+    });
+    let (mut clauses, mut params, order) = if q.by_occurred {
+        (
+            vec!["(occurred_at_ms, seq) > (?, ?)"],
+            vec![int(after.occurred_at_ms), int(after.seq)],
+            "occurred_at_ms, seq",
+        )
+    } else {
+        (vec!["seq > ?"], vec![int(after.seq)], "seq")
+    };
     let mut filter = |clause, value: Value| {
         clauses.push(clause);
         params.push(value);
@@ -105,7 +117,7 @@ pub fn query(db: &Db, q: &LogQuery, limit: u32) -> Result<Vec<LoggedEvent>, ApiE
     }
     params.push(int(limit));
     let sql = format!(
-        "SELECT {COLUMNS} FROM audit_events WHERE {} ORDER BY seq LIMIT ?",
+        "SELECT {COLUMNS} FROM audit_events WHERE {} ORDER BY {order} LIMIT ?",
         clauses.join(" AND ")
     );
     let rows = db.execute(&sql, &params)?;
@@ -118,8 +130,12 @@ pub fn query(db: &Db, q: &LogQuery, limit: u32) -> Result<Vec<LoggedEvent>, ApiE
             let payload = s("payload").unwrap_or_default();
             // Stored as delivered; shown as the document it is.
             let payload = serde_json::from_str::<Json>(&payload).unwrap_or(Json::String(payload));
+            let occurred_at_ms = row.get::<i64>("occurred_at_ms").unwrap_or_default();
             Ok(LoggedEvent {
-                seq,
+                at: crate::domain::Position {
+                    occurred_at_ms,
+                    seq,
+                },
                 json: json!({
                     "seq": seq,
                     "id": s("id"),

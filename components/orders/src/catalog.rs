@@ -31,10 +31,16 @@ enum Found {
 
 /// Prices every line, in order: 422 naming `items[i].product_id` for a
 /// product the catalog does not know, 503 when the catalog cannot answer.
-pub async fn price(ctx: &Context, lines: &[RequestedLine]) -> Result<Vec<PricedLine>, ApiError> {
+/// The caller's `Authorization` goes along, so the catalog counts the
+/// lookups against that user's rate limit, not one shared by every order.
+pub async fn price(
+    ctx: &Context,
+    authorization: Option<&str>,
+    lines: &[RequestedLine],
+) -> Result<Vec<PricedLine>, ApiError> {
     stream::iter(lines.iter().enumerate())
         .map(|(i, line)| async move {
-            match lookup(ctx, &line.product_id).await? {
+            match lookup(ctx, authorization, &line.product_id).await? {
                 Found::Price(unit_price_cents) => Ok(PricedLine {
                     product_id: line.product_id.clone(),
                     quantity: line.quantity,
@@ -51,10 +57,14 @@ pub async fn price(ctx: &Context, lines: &[RequestedLine]) -> Result<Vec<PricedL
         .await
 }
 
-async fn lookup(ctx: &Context, product_id: &str) -> Result<Found, ApiError> {
+async fn lookup(
+    ctx: &Context,
+    authorization: Option<&str>,
+    product_id: &str,
+) -> Result<Found, ApiError> {
     let mut last_error = String::new();
     for _ in 0..ATTEMPTS {
-        match get_once(ctx, product_id).await {
+        match get_once(ctx, authorization, product_id).await {
             Ok(found) => return Ok(found),
             Err(Retry(e)) => last_error = e,
         }
@@ -68,9 +78,16 @@ async fn lookup(ctx: &Context, product_id: &str) -> Result<Found, ApiError> {
 #[derive(Debug)]
 struct Retry(String);
 
-async fn get_once(ctx: &Context, product_id: &str) -> Result<Found, Retry> {
+async fn get_once(
+    ctx: &Context,
+    authorization: Option<&str>,
+    product_id: &str,
+) -> Result<Found, Retry> {
     let mut request = spin_sdk::http::Request::get(format!("{CATALOG_URL}/{product_id}"));
     request.header("accept", "application/json");
+    if let Some(credential) = authorization {
+        request.header("authorization", credential);
+    }
     for (name, value) in ctx.outbound_headers() {
         request.header(name, value);
     }

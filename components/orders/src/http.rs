@@ -125,7 +125,7 @@ async fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         return Ok(saved);
     }
     let request = req.json::<NewOrder>()?.validate()?;
-    let lines = catalog::price(ctx, &request.lines).await?;
+    let lines = catalog::price(ctx, req.header("authorization"), &request.lines).await?;
     let total_cents = domain::total_cents(&lines)
         .ok_or_else(|| ApiError::invalid("items", "the order's total is too large"))?;
     let now = now_ms();

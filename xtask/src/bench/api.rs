@@ -53,7 +53,8 @@ impl Admin {
         })
     }
 
-    fn send(&self, method: &str, path: &str, body: Option<&str>) -> Result<String> {
+    /// One request as the admin that must answer 2xx; returns the body.
+    pub(crate) fn send(&self, method: &str, path: &str, body: Option<&str>) -> Result<String> {
         let response = net::request_with_headers(
             self.addr,
             method,
@@ -106,7 +107,7 @@ impl Admin {
 }
 
 /// The body of a 2xx answer, or an error naming the request.
-fn success(what: &str, response: &Response) -> Result<String> {
+pub(crate) fn success(what: &str, response: &Response) -> Result<String> {
     if !response.is_success() {
         bail!(
             "{what} answered {}: {}",
