@@ -105,22 +105,31 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// A Unix time in milliseconds as RFC 3339 UTC.
+/// A Unix time in milliseconds as RFC 3339 UTC with exactly three
+/// fractional digits (`2026-11-22T08:52:34.740Z`), so that timestamps sort
+/// as text in time order.
 pub fn rfc3339_from_ms(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .map(format_ms)
         .unwrap_or_default()
 }
 
-/// Current UTC time, RFC 3339 with milliseconds.
+/// Current UTC time, RFC 3339 with exactly three fractional digits.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    format_ms(time::OffsetDateTime::now_utc())
+}
+
+fn format_ms(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 #[cfg(test)]
@@ -191,6 +200,28 @@ mod tests {
         assert_eq!(
             follow_up.0.causation_id.as_deref(),
             Some(back.0.id.as_str())
+        );
+    }
+
+    #[test]
+    fn timestamps_have_fixed_width_milliseconds_and_sort_as_text() {
+        assert_eq!(rfc3339_from_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_from_ms(1_795_337_554_740),
+            "2026-11-22T08:52:34.740Z"
+        );
+        let times: Vec<String> = [737, 740, 747, 1_000]
+            .iter()
+            .map(|ms| rfc3339_from_ms(1_795_337_554_000 + ms))
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(sorted, times);
+        let now = now_rfc3339();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(
+            time::OffsetDateTime::parse(&now, &time::format_description::well_known::Rfc3339)
+                .is_ok()
         );
     }
 
