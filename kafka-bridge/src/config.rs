@@ -2,7 +2,7 @@
 //! deliver where, retry policy and ticks. Unknown keys are refused, and
 //! every problem names the key it is about.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +41,12 @@ pub struct Config {
     pub subscriptions: Vec<Subscription>,
     #[serde(default, rename = "tick")]
     pub ticks: Vec<Tick>,
+    /// Extra librdkafka properties (e.g. `security.protocol`, `linger.ms`),
+    /// applied after the bridge's own.
+    #[serde(default)]
+    pub producer: BTreeMap<String, String>,
+    #[serde(default)]
+    pub consumer: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

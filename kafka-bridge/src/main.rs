@@ -116,15 +116,18 @@ fn load(args: &Args) -> Result<Config> {
 }
 
 fn producer(config: &Config) -> Result<FutureProducer> {
-    ClientConfig::new()
+    let mut client = ClientConfig::new();
+    client
         .set("bootstrap.servers", &config.brokers)
         .set("client.id", "kafka-bridge")
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
-        .set("message.timeout.ms", "30000")
-        .create()
-        .context("creating the Kafka producer")
+        .set("message.timeout.ms", "30000");
+    for (k, v) in &config.producer {
+        client.set(k, v);
+    }
+    client.create().context("creating the Kafka producer")
 }
 
 async fn run(config: Config, token: String) -> Result<()> {

@@ -54,7 +54,8 @@ struct Shared {
 
 /// The consumer for one component.
 pub fn consumer(config: &Config, component: &str) -> Result<StreamConsumer> {
-    ClientConfig::new()
+    let mut client = ClientConfig::new();
+    client
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", format!("{}.{component}", config.group))
         .set("client.id", format!("kafka-bridge.{component}"))
@@ -62,7 +63,11 @@ pub fn consumer(config: &Config, component: &str) -> Result<StreamConsumer> {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "50")
-        .set("topic.metadata.refresh.interval.ms", "10000")
+        .set("topic.metadata.refresh.interval.ms", "10000");
+    for (k, v) in &config.consumer {
+        client.set(k, v);
+    }
+    client
         .create()
         .with_context(|| format!("creating the Kafka consumer for {component}"))
 }

@@ -131,6 +131,26 @@ pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
         net::get(bridge.listen, "/metrics").context("cannot read the bridge's metrics")?;
     let relay = Histogram::parse(&String::from_utf8_lossy(&metrics.body), RELAY_LATENCY);
 
+    // A backlog: the same number of events queued in the catalog's outbox
+    // while the bridge is down, then drained by a fresh bridge. This is the
+    // relay's own throughput, without the API's creation rate in front.
+    bridge_service.stop()?;
+    eprintln!(
+        "\n==> bridge stopped; queueing {} more events in the outbox",
+        options.events
+    );
+    create_backlog(&admin, options.events as usize)?;
+    let drain_started = Instant::now();
+    let mut bridge_service = stack::start_bridge(repo, &bridge)?;
+    let backlog = {
+        let mut services = [&mut bridge_service, &mut host_service, &mut broker];
+        wait_for_inventory(&admin, 2 * options.events as usize, &mut services)?;
+        Backlog {
+            events: options.events,
+            drained: drain_started.elapsed(),
+        }
+    };
+
     let broker_command = tansu::broker_command(&tansu, net::loopback(kafka_port), &kafka_dir);
     let run = Run {
         when: SystemTime::now(),
@@ -139,6 +159,7 @@ pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
         clients: CLIENTS,
         timing,
         relay,
+        backlog: Some(backlog),
         commands: vec![
             format!("cargo xtask bench bridge --events {}", options.events),
             format!(
@@ -297,6 +318,62 @@ fn measure(admin: &Admin, events: usize, services: &mut [&mut Service]) -> Resul
     Ok(Timing { created, delivered })
 }
 
+/// Creates `events` more products from [`CLIENTS`] threads, as fast as the
+/// API takes them.
+fn create_backlog(admin: &Admin, events: usize) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    thread::scope(|scope| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::SeqCst);
+                        if n >= events || process::interrupted() {
+                            return Ok(());
+                        }
+                        admin.create_product(events + n)?;
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().map_err(|_| anyhow!("a client panicked"))??;
+        }
+        Ok(())
+    })
+}
+
+/// Lists inventory until it has `events` products; fails if a service
+/// exits or it takes unreasonably long.
+fn wait_for_inventory(admin: &Admin, events: usize, services: &mut [&mut Service]) -> Result<()> {
+    let deadline =
+        Instant::now() + Duration::from_secs(120) + Duration::from_millis(20) * events as u32;
+    loop {
+        let listed = admin.inventory_ids()?.len();
+        if listed >= events {
+            return Ok(());
+        }
+        for service in services.iter_mut() {
+            service.check_running()?;
+        }
+        if process::interrupted() {
+            bail!("interrupted");
+        }
+        if Instant::now() > deadline {
+            bail!("inventory had {listed} of {events} products in time");
+        }
+        thread::sleep(POLL / 4);
+    }
+}
+
+/// A backlog drained by a freshly started bridge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Backlog {
+    events: u32,
+    /// From starting the bridge until inventory had every product.
+    drained: Duration,
+}
+
 /// Inventory lists exactly the products created, and answers for them one
 /// by one (the first and the last are asked).
 fn check_every_product(admin: &Admin, ids: &[String]) -> Result<()> {
@@ -326,6 +403,7 @@ struct Run {
     clients: usize,
     timing: Timing,
     relay: Option<Histogram>,
+    backlog: Option<Backlog>,
     commands: Vec<String>,
 }
 
@@ -397,6 +475,17 @@ fn section(run: &Run) -> String {
                 "Relay latency was not reported (no `{RELAY_LATENCY}` in the bridge's metrics)."
             );
         }
+    }
+    if let Some(b) = &run.backlog {
+        let _ = writeln!(
+            out,
+            "\nBacklog: {} more events queued in the catalog's outbox while the bridge was \
+             stopped were drained by a freshly started bridge (start-up included) into \
+             inventory in {:.2} s: **{:.0} events/s** through outbox -> Kafka -> component.",
+            b.events,
+            b.drained.as_secs_f64(),
+            f64::from(b.events) / b.drained.as_secs_f64().max(1e-9)
+        );
     }
     out.push_str("\nCommands, from the repository root:\n\n```sh\n");
     for command in &run.commands {
@@ -557,6 +646,10 @@ mod tests {
                 delivered: Duration::from_millis(10_000),
             },
             relay: Histogram::parse(metrics, RELAY_LATENCY),
+            backlog: Some(Backlog {
+                events: 5000,
+                drained: Duration::from_millis(2_500),
+            }),
             commands: vec!["cargo xtask bench bridge --events 5000".into()],
         };
         let text = section(&run);
@@ -572,6 +665,7 @@ mod tests {
             text.contains("```sh\ncargo xtask bench bridge --events 5000\n```"),
             "{text}"
         );
+        assert!(text.contains("in 2.50 s: **2000 events/s**"), "{text}");
         let without = Run { relay: None, ..run };
         assert!(section(&without).contains("| 500 | - | - | - |"));
     }
