@@ -58,6 +58,7 @@ ENVIRONMENT (up):
     SPINSHOP_REDIS_PORT       Redis port; a Redis already answering there is reused [default: 6379]
     SPINSHOP_KAFKA_PORT       the broker's port; it must be free [default: 9092]
     SPINSHOP_BRIDGE_LISTEN    kafka-bridge's /health and /metrics [default: 127.0.0.1:9095]
+    SPINSHOP_HOST_LOG_TO_TERMINAL  set: the host's request log goes to the terminal, not .spinshop/logs/host.log
 
 ENVIRONMENT (setup, up, test, bench bridge, bench saga):
     SPINSHOP_CACHE_DIR        where tansu is installed, under tools/ [default: ~/.cache/spinshop]

@@ -70,7 +70,13 @@ pub fn run(repo: &Repo) -> Result<()> {
         metrics_listen,
         state_dir: data_dir.clone(),
         redis: net::loopback(redis_port),
-        output: Output::Terminal,
+        // One JSON line per request, the bridge's polling included: to a
+        // file, so the terminal keeps the summary readable, unless asked.
+        output: if std::env::var_os("SPINSHOP_HOST_LOG_TO_TERMINAL").is_some() {
+            Output::Terminal
+        } else {
+            Output::File(logs_dir.join("host.log"))
+        },
         variables,
     };
     let (mut host_service, health) = stack::start_host(repo, &host, "/health")?;
@@ -116,6 +122,10 @@ pub fn run(repo: &Repo) -> Result<()> {
     );
     println!("  Redis    {redis_where}");
     println!("  SQLite   {}", repo.relative(&data_dir).display());
+    println!(
+        "  logs     {}  (host.log: one JSON line per request; kafka-bridge.log, kafka.log, redis.log)",
+        repo.relative(&logs_dir).display()
+    );
     println!();
 
     let mut services = vec![&mut bridge_service, &mut host_service, &mut broker];
