@@ -270,7 +270,7 @@ async fn an_order_confirms_and_the_whole_chain_is_recorded() {
 async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
     let es = start(&[
         ("breaker_failure_threshold", "3"),
-        ("breaker_open_secs", "8"),
+        ("breaker_open_secs", "15"),
         ("breaker_window_secs", "60"),
     ]);
     let stack = &es.stack;
@@ -316,7 +316,14 @@ async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
     // The outage ends; after the open interval one probe goes through and
     // closes the breaker.
     set_psp(stack, &admin, json!({"outage": false})).await;
-    tokio::time::sleep(Duration::from_secs(9)).await;
+    let probe_at = stack.get_json("/api/payments/health", None).await["breaker"]["probe_at"]
+        .as_str()
+        .map(str::to_string);
+    assert!(
+        probe_at.is_some(),
+        "an open breaker says when it will probe"
+    );
+    tokio::time::sleep(Duration::from_secs(16)).await;
     let (placed, _) = place(stack, &user, &[(&product, 1)], None).await;
     let order = settled(stack, &user, placed["id"].as_str().expect("id")).await;
     assert_eq!(order["status"], "CONFIRMED", "{order}");
