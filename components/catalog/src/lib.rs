@@ -45,10 +45,7 @@ fn tick(req: &Request, db: &Db) -> Result<Response, ApiError> {
     if req.method != Method::Post {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
-    let purged = platform::idempotency::purge_older_than(
-        db.connection(),
-        platform::idempotency::RETENTION_SECS,
-    )?;
+    let purged = platform::idempotency::purge_expired(db)?;
     Ok(Response::json(
         200,
         &json!({ "idempotency_keys_purged": purged }),

@@ -157,10 +157,7 @@ pub async fn tick(ctx: &Context, db: &Db, providers: &Providers) -> Result<Respo
             _ => failed += 1,
         }
     }
-    let purged = platform::idempotency::purge_older_than(
-        db.connection(),
-        platform::idempotency::RETENTION_SECS,
-    )?;
+    let purged = platform::idempotency::purge_expired(db)?;
     Ok(Response::json(
         200,
         &json!({

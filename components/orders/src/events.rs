@@ -141,10 +141,7 @@ pub fn tick(req: &Request, ctx: &Context, db: &Db) -> Result<Response, ApiError>
         })?;
         timed_out += u32::from(compensated);
     }
-    let purged = platform::idempotency::purge_older_than(
-        db.connection(),
-        platform::idempotency::RETENTION_SECS,
-    )?;
+    let purged = platform::idempotency::purge_expired(db)?;
     Ok(Response::json(
         200,
         &json!({ "timed_out": timed_out, "idempotency_keys_purged": purged }),

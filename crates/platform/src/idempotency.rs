@@ -158,8 +158,13 @@ pub fn store(
     Ok(conn.changes() > 0)
 }
 
-/// Deletes keys saved before `now - retention_secs` (call it from
-/// `/internal/tick`); returns how many went.
+/// Deletes keys past [`RETENTION_SECS`]: what every component's
+/// `/internal/<component>/tick` does; returns how many went.
+pub fn purge_expired(db: &crate::db::Db) -> Result<u64, ApiError> {
+    purge_older_than(db.connection(), RETENTION_SECS)
+}
+
+/// Deletes keys saved before `now - retention_secs`; returns how many went.
 pub fn purge_older_than(conn: &Connection, retention_secs: i64) -> Result<u64, ApiError> {
     conn.execute(
         PURGE_SQL,
