@@ -119,6 +119,15 @@ pub struct Subscription {
     /// Overrides `<platform_url>/internal/<component>/events`.
     #[serde(default)]
     pub url: Option<String>,
+    /// Up to this many events already waiting in a partition go in one
+    /// request, `{"events": [...]}` (the component must accept batches);
+    /// 1 sends each event alone.
+    #[serde(default = "default_batch")]
+    pub batch: u32,
+}
+
+fn default_batch() -> u32 {
+    1
 }
 
 /// `POST /internal/<component>/tick` every `every_ms`.
@@ -238,6 +247,9 @@ impl Config {
             }
             if let Some(url) = &s.url {
                 check_base_url(&format!("subscription[{i}].url"), url)?;
+            }
+            if !(1..=500).contains(&s.batch) {
+                bail!("subscription[{i}].batch: must be from 1 to 500");
             }
             if !pairs.insert((s.topic.as_str(), s.component.as_str())) {
                 bail!(

@@ -43,7 +43,8 @@ const LAG_EVERY: Duration = Duration::from_secs(2);
 /// What a partition worker needs.
 struct Shared {
     component: String,
-    urls: HashMap<String, String>,
+    /// Per topic: where its events go, and how many may share a request.
+    urls: HashMap<String, (String, usize)>,
     consumer: Arc<StreamConsumer>,
     producer: FutureProducer,
     platform: Platform,
@@ -99,7 +100,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         urls: subscriptions
             .iter()
-            .map(|s| (s.topic.clone(), config.events_url(s)))
+            .map(|s| (s.topic.clone(), (config.events_url(s), s.batch as usize)))
             .collect(),
         component: component.clone(),
         consumer: consumer.clone(),
@@ -175,15 +176,86 @@ async fn partition_worker(
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
-    while let Some(message) = rx.recv().await {
+    while let Some(first) = rx.recv().await {
         if *stop.borrow() {
             // Left uncommitted: the next consumer gets it again.
             return;
         }
-        if !handle(&shared, &message, stop.clone()).await {
-            return;
+        let limit = shared.urls.get(first.topic()).map_or(1, |(_, b)| *b);
+        let mut group = vec![first];
+        while group.len() < limit {
+            match rx.try_recv() {
+                Ok(m) => group.push(m),
+                Err(_) => break,
+            }
+        }
+        if group.len() > 1 && deliver_batch(&shared, &group).await {
+            continue;
+        }
+        // One at a time: alone, or after a batch that was not taken whole
+        // (those already applied come back as duplicates).
+        for message in &group {
+            if !handle(&shared, message, stop.clone()).await {
+                return;
+            }
         }
     }
+}
+
+/// POSTs several events of one partition in one request; true when the
+/// component took them all (2xx), their offsets then stored.
+async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
+    let Some(last) = group.last() else {
+        return true;
+    };
+    let Some((url, _)) = shared.urls.get(last.topic()) else {
+        return false;
+    };
+    let mut body = Vec::with_capacity(
+        group
+            .iter()
+            .map(|m| m.payload().map_or(0, <[u8]>::len) + 1)
+            .sum::<usize>()
+            + 16,
+    );
+    body.extend_from_slice(b"{\"events\":[");
+    for (i, m) in group.iter().enumerate() {
+        let payload = m.payload().unwrap_or_default();
+        // Only well-formed JSON is spliced in; anything else goes alone.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
+            return false;
+        }
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(payload);
+    }
+    body.extend_from_slice(b"]}");
+    if shared.platform.deliver(url, &body, None).await != Attempt::Delivered {
+        return false;
+    }
+    let topic = last.topic();
+    let component = shared.component.as_str();
+    let now = now_ms();
+    for m in group {
+        let created = serde_json::from_slice::<Value>(m.payload().unwrap_or_default())
+            .ok()
+            .and_then(|v| v.get("created_at_ms").and_then(Value::as_i64));
+        if let Some(created) = created {
+            shared.metrics.observe_latency(
+                &[("topic", topic), ("component", component)],
+                (now - created).max(0) as f64 / 1000.0,
+            );
+        }
+    }
+    shared.metrics.count(
+        "bridge_delivered_total",
+        &[("topic", topic), ("component", component)],
+        group.len() as f64,
+    );
+    // Offsets are per partition: storing the last covers the batch.
+    store(shared, last);
+    true
 }
 
 /// Delivers one event (with retries), or dead-letters it; stores its offset
@@ -197,7 +269,7 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
         .as_ref()
         .and_then(|v| v.get("traceparent"))
         .and_then(Value::as_str);
-    let Some(url) = shared.urls.get(topic) else {
+    let Some((url, _)) = shared.urls.get(topic) else {
         return true;
     };
     let backoff = Backoff::new(shared.policy.backoff_min_ms, shared.policy.backoff_max_ms);

@@ -481,3 +481,66 @@ async fn a_failing_subscriber_is_retried_then_dead_lettered_without_blocking_the
         1.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_event_in_a_batch_is_dead_lettered_alone() {
+    let mut es = EventStack::start(UNLIMITED, |c| c);
+    let brokers = es.brokers();
+    // With the bridge down, three events queue up on one partition (one
+    // key), so the restarted bridge takes them in one batch.
+    es.bridge.kill9();
+    let product = |id: &str| {
+        json!({"product_id": id, "sku": format!("SKU-{id}"), "name": "Pen", "category": "office",
+               "brand": "Acme", "price_cents": 199, "stock": 3, "tags": [], "featured": false})
+    };
+    let first = envelope(
+        "catalog.product_created",
+        "catalog.events",
+        "same-key",
+        product("batch-a"),
+    );
+    let poison = envelope(
+        "catalog.product_created",
+        "catalog.events",
+        "same-key",
+        json!({"product_id": 42}),
+    );
+    let last = envelope(
+        "catalog.product_created",
+        "catalog.events",
+        "same-key",
+        product("batch-b"),
+    );
+    for e in [&first, &poison, &last] {
+        produce(&brokers, "catalog.events", "same-key", e).await;
+    }
+    es.bridge.restart();
+
+    let admin = es.stack.token("admin-1", Role::Admin);
+    let stocked = wait_for!(
+        "both good events applied",
+        Duration::from_secs(30),
+        async {
+            let inv = inventory(&es.stack, &admin).await;
+            (inv.len() >= 2).then_some(inv)
+        }
+        .await
+    );
+    assert_eq!(
+        stocked.into_iter().collect::<Vec<_>>(),
+        [("batch-a".to_string(), 3), ("batch-b".to_string(), 3)]
+    );
+    let dead = wait_for!(
+        "the bad event on the dead-letter topic",
+        Duration::from_secs(30),
+        async {
+            let records = read_topic(&brokers, "catalog.events.dlq");
+            (!records.is_empty()).then_some(records)
+        }
+        .await
+    );
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].payload["id"], poison["id"]);
+    assert_eq!(dead[0].headers["dlq-reason"], "rejected");
+    assert_eq!(dead[0].headers["dlq-component"], "inventory");
+}

@@ -42,12 +42,13 @@ fn open_db() -> Result<Db, ApiError> {
     Db::open(DATABASE, store::MIGRATIONS)
 }
 
-/// `POST /internal/audit/events`: appends the envelope once. A malformed
+/// `POST /internal/audit/events`: appends each envelope (one, or the
+/// bridge's batch) once. A malformed
 /// envelope is a 4xx (the bridge dead-letters it); every well-formed one is
 /// recorded, whatever its type.
 fn append(req: &Request, db: &Db) -> Result<Response, ApiError> {
-    let event = inbox::parse(req)?;
-    let record = domain::AuditRecord::from_envelope(&event.0)?;
-    let outcome = inbox::process_once(db, &event, |db| store::append(db, &record, now_ms()))?;
-    Ok(inbox::reply(&event, outcome))
+    inbox::deliver_each(req, |event| {
+        let record = domain::AuditRecord::from_envelope(&event.0)?;
+        inbox::process_once(db, event, |db| store::append(db, &record, now_ms()))
+    })
 }

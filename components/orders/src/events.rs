@@ -21,9 +21,9 @@ pub fn deliver(req: &Request, ctx: &Context, db: &Db) -> Result<Response, ApiErr
     if req.method != Method::Post {
         return Err(ApiError::MethodNotAllowed { allow: "POST" });
     }
-    let event = inbox::parse(req)?;
-    let outcome = inbox::process_once(db, &event, |db| apply(db, ctx, &event))?;
-    Ok(inbox::reply(&event, outcome))
+    inbox::deliver_each(req, |event| {
+        inbox::process_once(db, event, |db| apply(db, ctx, event))
+    })
 }
 
 /// The saga input an event carries, with its order id; `None` for event
