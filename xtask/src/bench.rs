@@ -7,7 +7,10 @@
 //! `bench/RESULTS.md`.
 
 mod api;
+mod app_stack;
 mod bridge;
+#[cfg(test)]
+mod fake_app;
 mod guest;
 mod histogram;
 mod results;

@@ -10,7 +10,6 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::fs;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread;
@@ -19,15 +18,13 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::api::Admin;
+use super::app_stack::AppStack;
 use super::histogram::Histogram;
 use super::results::{self, Machine};
-use crate::compile;
 use crate::net;
-use crate::process::{self, Output, Service};
-use crate::repo::{self, Repo};
-use crate::secrets;
-use crate::setup::{self, Prerequisite};
-use crate::stack::{self, BridgeConfig, HostConfig};
+use crate::process::{self, Service};
+use crate::repo::Repo;
+use crate::stack;
 use crate::tansu;
 
 /// How many events to push.
@@ -55,103 +52,34 @@ pub(crate) const RATE_LIMIT: (&str, &str) = ("SPIN_VARIABLE_RATE_LIMIT_DEFAULT",
 /// Builds, starts the stack, runs the load, records the figures and stops
 /// everything.
 pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
-    setup::ensure(&[
-        Prerequisite::WasmTarget,
-        Prerequisite::RedisServer,
-        Prerequisite::OpenSsl,
-        Prerequisite::Broker,
-    ])?;
-    let tansu = tansu::required_binary()?;
-    compile::everything(repo)?;
-    stack::check_bridge_built(repo)?;
-
-    let work_dir = repo.local("bench/bridge");
-    let logs_dir = repo.local("logs");
-    // Fresh databases and topics each run: inventory must hold only this
-    // run's products.
-    repo::recreate_dir(&work_dir)?;
-    repo::create_dir(&logs_dir)?;
-    let runtime_config = work_dir.join("runtime-config.toml");
-    let source = fs::read_to_string(repo.root().join("runtime-config.toml"))
-        .context("cannot read runtime-config.toml")?;
-    fs::write(&runtime_config, scratch_runtime_config(&source)?)
-        .with_context(|| format!("cannot write {}", runtime_config.display()))?;
-
-    let redis_port = net::free_port()?;
-    let kafka_port = net::free_port()?;
-    let mut variables = secrets::local(repo)?;
-    let internal_token = secrets::internal_token(&variables)?;
-    variables.push((RATE_LIMIT.0.to_owned(), RATE_LIMIT.1.to_owned()));
-    let host = HostConfig {
-        manifest: repo.root().join("spin.toml"),
-        runtime_config: Some(runtime_config),
-        listen: net::loopback(net::free_port()?),
-        metrics_listen: net::loopback(net::free_port()?),
-        state_dir: work_dir.join("state"),
-        redis: net::loopback(redis_port),
-        output: Output::File(logs_dir.join("bench-bridge-host.log")),
-        variables,
-    };
-    let bridge = BridgeConfig {
-        config: repo.root().join("kafka-bridge/bridge.toml"),
-        brokers: net::loopback(kafka_port),
-        platform: host.listen,
-        listen: net::loopback(net::free_port()?),
-        internal_token,
-        output: Output::File(logs_dir.join("bench-bridge.log")),
-    };
-    let kafka_dir = work_dir.join("kafka");
-
-    process::catch_interrupts()?;
-    // Declared in start order, so that an error drops (stops) users first.
-    let _redis = stack::start_redis(
-        redis_port,
-        &work_dir.join("redis"),
-        Output::File(logs_dir.join("bench-bridge-redis.log")),
-    )?;
-    let mut broker = stack::start_broker(
-        &tansu,
-        kafka_port,
-        &kafka_dir,
-        Output::File(logs_dir.join("bench-bridge-kafka.log")),
-    )?;
-    let (mut host_service, _) = stack::start_host(repo, &host, "/health")?;
-    let mut bridge_service = stack::start_bridge(repo, &bridge)?;
-
-    let admin = Admin::sign_in(host.listen)?;
+    let mut app = AppStack::start(repo, "bridge")?;
+    let admin = Admin::sign_in(app.host_config.listen)?;
     eprintln!(
         "\n==> creating {} products with {CLIENTS} clients; waiting for inventory to have them all",
         options.events
     );
-    let timing = {
-        let mut services = [&mut bridge_service, &mut host_service, &mut broker];
-        measure(&admin, options.events as usize, &mut services)?
-    };
-    let metrics =
-        net::get(bridge.listen, "/metrics").context("cannot read the bridge's metrics")?;
+    let timing = measure(&admin, options.events as usize, &mut app.services())?;
+    let metrics = net::get(app.bridge_config.listen, "/metrics")
+        .context("cannot read the bridge's metrics")?;
     let relay = Histogram::parse(&String::from_utf8_lossy(&metrics.body), RELAY_LATENCY);
 
     // A backlog: the same number of events queued in the catalog's outbox
     // while the bridge is down, then drained by a fresh bridge. This is the
     // relay's own throughput, without the API's creation rate in front.
-    bridge_service.stop()?;
+    app.bridge.stop()?;
     eprintln!(
         "\n==> bridge stopped; queueing {} more events in the outbox",
         options.events
     );
     create_backlog(&admin, options.events as usize)?;
     let drain_started = Instant::now();
-    let mut bridge_service = stack::start_bridge(repo, &bridge)?;
-    let backlog = {
-        let mut services = [&mut bridge_service, &mut host_service, &mut broker];
-        wait_for_inventory(&admin, 2 * options.events as usize, &mut services)?;
-        Backlog {
-            events: options.events,
-            drained: drain_started.elapsed(),
-        }
+    app.bridge = stack::start_bridge(repo, &app.bridge_config)?;
+    wait_for_inventory(&admin, 2 * options.events as usize, &mut app.services())?;
+    let backlog = Backlog {
+        events: options.events,
+        drained: drain_started.elapsed(),
     };
 
-    let broker_command = tansu::broker_command(&tansu, net::loopback(kafka_port), &kafka_dir);
     let run = Run {
         when: SystemTime::now(),
         machine: Machine::describe(None),
@@ -160,29 +88,12 @@ pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
         timing,
         relay,
         backlog: Some(backlog),
-        commands: vec![
+        commands: app.commands(
+            repo,
             format!("cargo xtask bench bridge --events {}", options.events),
-            format!(
-                "(cd {} && {})",
-                repo.relative(&kafka_dir).display(),
-                process::display(&broker_command)
-            ),
-            format!(
-                "SPIN_VARIABLE_REDIS_HOST={} {}={} {}",
-                host.redis,
-                RATE_LIMIT.0,
-                RATE_LIMIT.1,
-                process::display(&host.command(repo))
-            ),
-            format!(
-                "BRIDGE_INTERNAL_TOKEN=… {}",
-                process::display(&bridge.command(repo))
-            ),
-        ],
+        ),
     };
-    bridge_service.stop()?;
-    host_service.stop()?;
-    broker.stop()?;
+    app.stop()?;
 
     let section = section(&run);
     let results_file = repo.root().join("bench/RESULTS.md");
@@ -197,7 +108,7 @@ pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
 /// paths against the config's directory).
 pub(crate) fn scratch_runtime_config(source: &str) -> Result<String> {
     let mut out = String::from(
-        "# Generated by `cargo xtask bench bridge`: the stores of runtime-config.toml,\n\
+        "# Generated by `cargo xtask bench`: the stores of runtime-config.toml,\n\
          # on scratch files.\n",
     );
     for line in source.lines() {
@@ -527,83 +438,42 @@ mod tests {
     /// Just enough of the app for [`measure`]: products are in inventory
     /// as soon as they are created; creating number `fail_at` fails.
     fn fake_app(fail_at: usize) -> Result<std::net::SocketAddr> {
-        use std::io::{Read as _, Write as _};
         use std::sync::Arc;
 
-        let listener = std::net::TcpListener::bind(net::loopback(0))?;
-        let addr = listener.local_addr()?;
-        let products = Arc::new(Mutex::new(Vec::<String>::new()));
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let products = Arc::clone(&products);
-                thread::spawn(move || -> std::io::Result<()> {
-                    let mut stream = stream;
-                    let mut raw = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    let head_end = loop {
-                        let n = stream.read(&mut buf)?;
-                        raw.extend_from_slice(&buf[..n]);
-                        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break at;
-                        }
-                        if n == 0 {
-                            return Ok(());
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Content-Length: "))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    while raw.len() < head_end + 4 + length {
-                        let n = stream.read(&mut buf)?;
-                        if n == 0 {
-                            break;
-                        }
-                        raw.extend_from_slice(&buf[..n]);
-                    }
-                    let request = head.lines().next().unwrap_or_default().to_owned();
-                    let admin = head.contains("Authorization: Bearer token-1");
-                    let mut products = products.lock().map_err(|_| std::io::ErrorKind::Other)?;
-                    let (status, body) = match request.split(' ').take(2).collect::<Vec<_>>()[..] {
-                        ["POST", "/api/auth/register"] => (201, "{}".to_owned()),
-                        ["POST", "/api/auth/login"] => {
-                            (200, r#"{"access_token":"token-1"}"#.to_owned())
-                        }
-                        ["POST", "/api/catalog"] if products.len() == fail_at => {
-                            (500, r#"{"title":"broken"}"#.to_owned())
-                        }
-                        ["POST", "/api/catalog"] if admin => {
-                            let id = format!("p{}", products.len());
-                            products.push(id.clone());
-                            (201, format!(r#"{{"brand":"b","id":"{id}"}}"#))
-                        }
-                        ["GET", "/api/inventory?limit=200"] if admin => {
-                            let items: Vec<_> = products
-                                .iter()
-                                .map(|id| format!(r#"{{"available":10,"product_id":"{id}"}}"#))
-                                .collect();
-                            (
-                                200,
-                                format!(r#"{{"items":[{}],"next_cursor":null}}"#, items.join(",")),
-                            )
-                        }
-                        ["GET", path] if admin && path.starts_with("/api/inventory/p") => {
-                            (200, "{}".to_owned())
-                        }
-                        _ => (401, "{}".to_owned()),
-                    };
-                    drop(products);
-                    write!(
-                        stream,
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
+        let products = Mutex::new(Vec::<String>::new());
+        let handler = move |method: &str, path: &str, head: &str| -> (u16, String) {
+            let admin = head.contains("Authorization: Bearer token-1");
+            let Ok(mut products) = products.lock() else {
+                return (500, "{}".to_owned());
+            };
+            match (method, path) {
+                ("POST", "/api/auth/register") => (201, "{}".to_owned()),
+                ("POST", "/api/auth/login") => (200, r#"{"access_token":"token-1"}"#.to_owned()),
+                ("POST", "/api/catalog") if products.len() == fail_at => {
+                    (500, r#"{"title":"broken"}"#.to_owned())
+                }
+                ("POST", "/api/catalog") if admin => {
+                    let id = format!("p{}", products.len());
+                    products.push(id.clone());
+                    (201, format!(r#"{{"brand":"b","id":"{id}"}}"#))
+                }
+                ("GET", "/api/inventory?limit=200") if admin => {
+                    let items: Vec<_> = products
+                        .iter()
+                        .map(|id| format!(r#"{{"available":10,"product_id":"{id}"}}"#))
+                        .collect();
+                    (
+                        200,
+                        format!(r#"{{"items":[{}],"next_cursor":null}}"#, items.join(",")),
                     )
-                });
+                }
+                ("GET", path) if admin && path.starts_with("/api/inventory/p") => {
+                    (200, "{}".to_owned())
+                }
+                _ => (401, "{}".to_owned()),
             }
-        });
-        Ok(addr)
+        };
+        crate::bench::fake_app::serve(Arc::new(handler))
     }
 
     #[test]

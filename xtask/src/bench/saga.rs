@@ -12,7 +12,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use std::fs;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -22,16 +21,13 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::api::{self, Admin};
-use super::bridge::{self, RATE_LIMIT, RELAY_LATENCY};
+use super::app_stack::AppStack;
+use super::bridge::{self, RELAY_LATENCY};
 use super::histogram::Histogram;
 use super::results::{self, Machine};
-use crate::compile;
 use crate::net;
-use crate::process::{self, Output, Service};
-use crate::repo::{self, Repo};
-use crate::secrets;
-use crate::setup::{self, Prerequisite};
-use crate::stack::{self, BridgeConfig, HostConfig};
+use crate::process::{self, Service};
+use crate::repo::Repo;
 use crate::tansu;
 
 /// How many orders, and how many at once.
@@ -83,7 +79,7 @@ const HOPS: [(&str, &str, &str); 4] = [
 /// Builds, starts the stack, places the orders, records the figures and
 /// stops everything.
 pub fn run(repo: &Repo, options: &SagaOptions) -> Result<()> {
-    let mut stack = Stack::start(repo, "saga")?;
+    let mut stack = AppStack::start(repo, "saga")?;
     let addr = stack.host_config.listen;
     let admin = Admin::sign_in(addr)?;
     let customers = (0..CUSTOMERS)
@@ -112,7 +108,13 @@ pub fn run(repo: &Repo, options: &SagaOptions) -> Result<()> {
             .map(|&(topic, component, _)| hop_histogram(&metrics, topic, component))
             .collect(),
         relay: Histogram::parse(&metrics, RELAY_LATENCY),
-        commands: stack.commands(repo, options),
+        commands: stack.commands(
+            repo,
+            format!(
+                "cargo xtask bench saga --orders {} --concurrency {}",
+                options.orders, options.concurrency
+            ),
+        ),
     };
     stack.stop()?;
 
@@ -122,131 +124,6 @@ pub fn run(repo: &Repo, options: &SagaOptions) -> Result<()> {
     println!("{section}");
     println!("Appended to {}.", repo.relative(&results_file).display());
     Ok(())
-}
-
-/// The private stack of `bench bridge`, under `.spinshop/bench/<name>/`
-/// with logs in `.spinshop/logs/bench-<name>-*.log`.
-struct Stack {
-    // Fields drop in declaration order: each service stops before those it
-    // calls, as if on an error during start-up.
-    bridge: Service,
-    host: Service,
-    broker: Service,
-    _redis: stack::Redis,
-    host_config: HostConfig,
-    bridge_config: BridgeConfig,
-    /// How the broker was started, from the repository root.
-    broker_command: String,
-}
-
-impl Stack {
-    fn start(repo: &Repo, name: &str) -> Result<Self> {
-        setup::ensure(&[
-            Prerequisite::WasmTarget,
-            Prerequisite::RedisServer,
-            Prerequisite::OpenSsl,
-            Prerequisite::Broker,
-        ])?;
-        let tansu = tansu::required_binary()?;
-        compile::everything(repo)?;
-        stack::check_bridge_built(repo)?;
-
-        let work_dir = repo.local(&format!("bench/{name}"));
-        let logs_dir = repo.local("logs");
-        let log = |what: &str| Output::File(logs_dir.join(format!("bench-{name}-{what}.log")));
-        // Fresh databases and topics each run: only this run's orders.
-        repo::recreate_dir(&work_dir)?;
-        repo::create_dir(&logs_dir)?;
-        let runtime_config = work_dir.join("runtime-config.toml");
-        let source = fs::read_to_string(repo.root().join("runtime-config.toml"))
-            .context("cannot read runtime-config.toml")?;
-        fs::write(&runtime_config, bridge::scratch_runtime_config(&source)?)
-            .with_context(|| format!("cannot write {}", runtime_config.display()))?;
-
-        let redis_port = net::free_port()?;
-        let kafka_port = net::free_port()?;
-        let mut variables = secrets::local(repo)?;
-        let internal_token = secrets::internal_token(&variables)?;
-        variables.push((RATE_LIMIT.0.to_owned(), RATE_LIMIT.1.to_owned()));
-        let host_config = HostConfig {
-            manifest: repo.root().join("spin.toml"),
-            runtime_config: Some(runtime_config),
-            listen: net::loopback(net::free_port()?),
-            metrics_listen: net::loopback(net::free_port()?),
-            state_dir: work_dir.join("state"),
-            redis: net::loopback(redis_port),
-            output: log("host"),
-            variables,
-        };
-        let bridge_config = BridgeConfig {
-            config: repo.root().join("kafka-bridge/bridge.toml"),
-            brokers: net::loopback(kafka_port),
-            platform: host_config.listen,
-            listen: net::loopback(net::free_port()?),
-            internal_token,
-            output: log("bridge"),
-        };
-        let kafka_dir = work_dir.join("kafka");
-        let broker_command = format!(
-            "(cd {} && {})",
-            repo.relative(&kafka_dir).display(),
-            process::display(&tansu::broker_command(
-                &tansu,
-                net::loopback(kafka_port),
-                &kafka_dir
-            ))
-        );
-
-        process::catch_interrupts()?;
-        // Locals drop in reverse order: an error stops what already runs.
-        let redis = stack::start_redis(redis_port, &work_dir.join("redis"), log("redis"))?;
-        let broker = stack::start_broker(&tansu, kafka_port, &kafka_dir, log("kafka"))?;
-        let (host, _) = stack::start_host(repo, &host_config, "/health")?;
-        let bridge = stack::start_bridge(repo, &bridge_config)?;
-        Ok(Self {
-            bridge,
-            host,
-            broker,
-            _redis: redis,
-            host_config,
-            bridge_config,
-            broker_command,
-        })
-    }
-
-    /// The services to watch while waiting.
-    fn services(&mut self) -> [&mut Service; 3] {
-        [&mut self.bridge, &mut self.host, &mut self.broker]
-    }
-
-    /// The commands of the run, for the results.
-    fn commands(&self, repo: &Repo, options: &SagaOptions) -> Vec<String> {
-        vec![
-            format!(
-                "cargo xtask bench saga --orders {} --concurrency {}",
-                options.orders, options.concurrency
-            ),
-            self.broker_command.clone(),
-            format!(
-                "SPIN_VARIABLE_REDIS_HOST={} {}={} {}",
-                self.host_config.redis,
-                RATE_LIMIT.0,
-                RATE_LIMIT.1,
-                process::display(&self.host_config.command(repo))
-            ),
-            format!(
-                "BRIDGE_INTERNAL_TOKEN=… {}",
-                process::display(&self.bridge_config.command(repo))
-            ),
-        ]
-    }
-
-    /// Stops the services, users first (Redis stops when dropped).
-    fn stop(&mut self) -> Result<()> {
-        self.bridge.stop()?;
-        self.host.stop()?;
-        self.broker.stop()
-    }
 }
 
 /// A signed-in customer.
@@ -892,7 +769,6 @@ fn bound_note(run: &Run) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{Read as _, Write as _};
     use std::sync::Arc;
     use std::time::UNIX_EPOCH;
 
@@ -1048,60 +924,6 @@ bridge_relay_latency_seconds_bucket{topic=\"payments.commands\",component=\"audi
         assert_eq!(hop_histogram(metrics, "payments.events", "orders"), None);
     }
 
-    /// A request as the fake app sees it: method, path and query, and
-    /// whether it carries a bearer token.
-    type Handler = dyn Fn(&str, &str, bool) -> (u16, String) + Send + Sync;
-
-    /// Serves `handler` on a free loopback port, one thread per connection.
-    fn serve(handler: Arc<Handler>) -> Result<SocketAddr> {
-        let listener = std::net::TcpListener::bind(net::loopback(0))?;
-        let addr = listener.local_addr()?;
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let handler = Arc::clone(&handler);
-                thread::spawn(move || -> std::io::Result<()> {
-                    let mut stream = stream;
-                    let mut raw = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    let head_end = loop {
-                        let n = stream.read(&mut buf)?;
-                        raw.extend_from_slice(&buf[..n]);
-                        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break at;
-                        }
-                        if n == 0 {
-                            return Ok(());
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&raw[..head_end]).into_owned();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("Content-Length: "))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    while raw.len() < head_end + 4 + length {
-                        let n = stream.read(&mut buf)?;
-                        if n == 0 {
-                            break;
-                        }
-                        raw.extend_from_slice(&buf[..n]);
-                    }
-                    let mut request = head.split(' ');
-                    let method = request.next().unwrap_or_default();
-                    let path = request.next().unwrap_or_default();
-                    let signed_in = head.contains("Authorization: Bearer ");
-                    let (status, body) = handler(method, path, signed_in);
-                    write!(
-                        stream,
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    )
-                });
-            }
-        });
-        Ok(addr)
-    }
-
     /// Just enough of the app for [`measure`]: an order is CONFIRMED 30 ms
     /// after it is placed (CANCELLED if its number is in `cancel`);
     /// placing number `fail_at` answers 409.
@@ -1119,7 +941,8 @@ bridge_relay_latency_seconds_bucket{topic=\"payments.commands\",component=\"audi
                 n % 1000
             )
         };
-        let handler = move |method: &str, path: &str, signed_in: bool| -> (u16, String) {
+        let handler = move |method: &str, path: &str, head: &str| -> (u16, String) {
+            let signed_in = head.contains("Authorization: Bearer ");
             let Ok(mut orders) = orders.lock() else {
                 return (500, "{}".into());
             };
@@ -1177,7 +1000,7 @@ bridge_relay_latency_seconds_bucket{topic=\"payments.commands\",component=\"audi
                 _ => (401, "{}".into()),
             }
         };
-        serve(Arc::new(handler))
+        crate::bench::fake_app::serve(Arc::new(handler))
     }
 
     fn customers(addr: SocketAddr) -> Result<Vec<Customer>> {
