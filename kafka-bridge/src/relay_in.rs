@@ -211,6 +211,10 @@ async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
     let Some((url, _)) = shared.urls.get(last.topic()) else {
         return false;
     };
+    // Each payload is parsed once: only well-formed JSON is spliced into
+    // the batch (anything else goes alone), and its creation time is kept
+    // for the latency figure.
+    let mut created = Vec::with_capacity(group.len());
     let mut body = Vec::with_capacity(
         group
             .iter()
@@ -221,10 +225,10 @@ async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
     body.extend_from_slice(b"{\"events\":[");
     for (i, m) in group.iter().enumerate() {
         let payload = m.payload().unwrap_or_default();
-        // Only well-formed JSON is spliced in; anything else goes alone.
-        if serde_json::from_slice::<serde::de::IgnoredAny>(payload).is_err() {
+        let Ok(envelope) = serde_json::from_slice::<Value>(payload) else {
             return false;
-        }
+        };
+        created.push(envelope.get("created_at_ms").and_then(Value::as_i64));
         if i > 0 {
             body.push(b',');
         }
@@ -237,16 +241,11 @@ async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
     let topic = last.topic();
     let component = shared.component.as_str();
     let now = now_ms();
-    for m in group {
-        let created = serde_json::from_slice::<Value>(m.payload().unwrap_or_default())
-            .ok()
-            .and_then(|v| v.get("created_at_ms").and_then(Value::as_i64));
-        if let Some(created) = created {
-            shared.metrics.observe_latency(
-                &[("topic", topic), ("component", component)],
-                (now - created).max(0) as f64 / 1000.0,
-            );
-        }
+    for created in created.into_iter().flatten() {
+        shared.metrics.observe_latency(
+            &[("topic", topic), ("component", component)],
+            (now - created).max(0) as f64 / 1000.0,
+        );
     }
     shared.metrics.count(
         "bridge_delivered_total",

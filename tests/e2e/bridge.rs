@@ -80,22 +80,7 @@ async fn a_product_reaches_inventory_through_kafka_and_the_bridge_stops_cleanly(
     let admin = es.stack.token("admin-1", Role::Admin);
     let started = Instant::now();
     let id = es.stack.create_product(&admin, "Lamp", 2.5, 7).await;
-    let stock = wait_for!(
-        "the stock record",
-        Duration::from_secs(20),
-        async {
-            let r = client()
-                .get(es.stack.url(&format!("/api/inventory/{id}")))
-                .send()
-                .await
-                .ok()?;
-            if r.status() != 200 {
-                return None;
-            }
-            r.json::<Value>().await.ok()
-        }
-        .await
-    );
+    let stock = es.stack.wait_for_stock(&id).await;
     eprintln!("catalog -> inventory in {:?}", started.elapsed());
     assert_eq!(stock["available"], 7);
     assert_eq!(stock["reserved"], 0);
@@ -162,19 +147,7 @@ async fn the_same_event_delivered_twice_changes_state_once() {
     let admin = es.stack.token("admin-1", Role::Admin);
     let id = es.stack.create_product(&admin, "Mug", 2.5, 10).await;
     let brokers = es.brokers();
-    wait_for!(
-        "the stock record",
-        Duration::from_secs(20),
-        async {
-            let r = client()
-                .get(es.stack.url(&format!("/api/inventory/{id}")))
-                .send()
-                .await
-                .ok()?;
-            (r.status() == 200).then_some(())
-        }
-        .await
-    );
+    es.stack.wait_for_stock(&id).await;
 
     // The same reserve command (same event id) reaches Kafka twice, as after
     // a producer that crashed before its ack.

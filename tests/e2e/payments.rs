@@ -55,18 +55,6 @@ async fn only_event(stack: &Stack) -> (Value, Value) {
     (event, payload)
 }
 
-async fn set_psp(stack: &Stack, admin: &str, settings: Value) -> Value {
-    let r = client()
-        .put(stack.url("/sandbox/psp/control"))
-        .bearer_auth(admin)
-        .json(&settings)
-        .send()
-        .await
-        .expect("control");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
-}
-
 async fn get(stack: &Stack, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut req = client().get(stack.url(path));
     if let Some(t) = token {
@@ -270,7 +258,7 @@ async fn an_outage_opens_the_breaker_and_a_probe_closes_it() {
         "http://sandbox-psp.spin.internal/sandbox/psp"
     );
 
-    set_psp(&stack, &admin, json!({"outage": true})).await;
+    stack.set_psp(&admin, &json!({"outage": true})).await;
 
     // Three attempts, each refused: the payment fails and the breaker opens.
     deliver(&stack, &requested("order-a", "ann", 1000)).await;
@@ -301,7 +289,7 @@ async fn an_outage_opens_the_breaker_and_a_probe_closes_it() {
     assert!(psp_calls(&stack, &admin, "order-b").await.is_empty());
 
     // The outage ends; after the open interval one probe closes it.
-    set_psp(&stack, &admin, json!({"outage": false})).await;
+    stack.set_psp(&admin, &json!({"outage": false})).await;
     tokio::time::sleep(Duration::from_millis(2_300)).await;
     deliver(&stack, &requested("order-c", "ann", 1000)).await;
     let (succeeded, _) = only_event(&stack).await;
@@ -323,7 +311,7 @@ async fn an_outage_opens_the_breaker_and_a_probe_closes_it() {
 async fn a_failed_probe_reopens_the_breaker() {
     let stack = Stack::start_with(&FAST_BREAKER);
     let admin = stack.token("admin-1", Role::Admin);
-    set_psp(&stack, &admin, json!({"outage": true})).await;
+    stack.set_psp(&admin, &json!({"outage": true})).await;
     deliver(&stack, &requested("order-x", "u-1", 500)).await;
     assert_eq!(breaker(&stack).await["breaker"]["state"], "open");
     let first_open = breaker(&stack).await["breaker"]["opened_at"].clone();
@@ -372,7 +360,7 @@ async fn without_redis_the_breaker_lets_payments_through_and_health_says_so() {
 async fn declines_fail_the_payment_without_counting_against_the_provider() {
     let stack = Stack::start_with(&FAST_BREAKER);
     let admin = stack.token("admin-1", Role::Admin);
-    set_psp(&stack, &admin, json!({"decline_rate": 1.0})).await;
+    stack.set_psp(&admin, &json!({"decline_rate": 1.0})).await;
     for i in 0..4 {
         let order = format!("declined-{i}");
         deliver(&stack, &requested(&order, "u-1", 700)).await;
@@ -402,7 +390,7 @@ async fn declines_fail_the_payment_without_counting_against_the_provider() {
 async fn a_slow_provider_times_out_and_charges_nothing() {
     let stack = Stack::start_with(&[("psp_timeout_ms", "400")]);
     let admin = stack.token("admin-1", Role::Admin);
-    set_psp(&stack, &admin, json!({"latency_ms": 3000})).await;
+    stack.set_psp(&admin, &json!({"latency_ms": 3000})).await;
     let started = Instant::now();
     deliver(&stack, &requested("order-slow", "u-1", 900)).await;
     let elapsed = started.elapsed();
@@ -482,7 +470,7 @@ async fn refunds_by_command_and_by_admin() {
     assert_eq!(r.status(), 409, "already refunded");
 
     // A failed payment has nothing to refund.
-    set_psp(&stack, &admin, json!({"decline_rate": 1})).await;
+    stack.set_psp(&admin, &json!({"decline_rate": 1})).await;
     deliver(&stack, &requested("order-r3", "ann", 100)).await;
     let (_, payload) = only_event(&stack).await;
     assert_eq!(payload["reason"], "declined");
@@ -569,7 +557,7 @@ async fn admins_charge_directly_once_per_idempotency_key() {
     assert!(stack.drain("payments").await.is_empty());
 
     // Declined: a 402 problem naming the failed payment, which is recorded.
-    set_psp(&stack, &admin, json!({"decline_rate": 1})).await;
+    stack.set_psp(&admin, &json!({"decline_rate": 1})).await;
     let r = post_json(&stack, "/api/payments", &admin, Some("k2"), &body).await;
     assert_eq!(r.status(), 402);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
@@ -590,11 +578,13 @@ async fn admins_charge_directly_once_per_idempotency_key() {
     );
 
     // Provider down: 503, and a retry under the same key may still succeed.
-    set_psp(&stack, &admin, json!({"decline_rate": 0, "outage": true})).await;
+    stack
+        .set_psp(&admin, &json!({"decline_rate": 0, "outage": true}))
+        .await;
     let r = post_json(&stack, "/api/payments", &admin, Some("k3"), &body).await;
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
-    set_psp(&stack, &admin, json!({"outage": false})).await;
+    stack.set_psp(&admin, &json!({"outage": false})).await;
     let r = post_json(&stack, "/api/payments", &admin, Some("k3"), &body).await;
     assert_eq!(r.status(), 201);
 }
@@ -737,7 +727,7 @@ async fn the_sandbox_provider_keeps_its_contract() {
         assert_eq!(r.status(), 422);
         assert_eq!(r.json::<Value>().await.expect("json")["field"], field);
     }
-    let c = set_psp(&stack, &admin, json!({"latency_ms": 300})).await;
+    let c = stack.set_psp(&admin, &json!({"latency_ms": 300})).await;
     assert_eq!(
         (&c["latency_ms"], &c["outage"]),
         (&json!(300), &json!(false))
@@ -747,7 +737,9 @@ async fn the_sandbox_provider_keeps_its_contract() {
     assert_eq!(charge(Some("s1"), slow).await.expect("post").status(), 201);
     assert!(started.elapsed() >= Duration::from_millis(300));
 
-    let c = set_psp(&stack, &admin, json!({"latency_ms": 0, "failure_rate": 1})).await;
+    let c = stack
+        .set_psp(&admin, &json!({"latency_ms": 0, "failure_rate": 1}))
+        .await;
     assert_eq!(
         (&c["failure_rate"], &c["latency_ms"]),
         (&json!(1.0), &json!(0))
@@ -764,12 +756,9 @@ async fn the_sandbox_provider_keeps_its_contract() {
         psp_calls(&stack, &admin, "ref-fail").await[0]["status"],
         503
     );
-    set_psp(
-        &stack,
-        &admin,
-        json!({"failure_rate": 0, "decline_rate": 1}),
-    )
-    .await;
+    stack
+        .set_psp(&admin, &json!({"failure_rate": 0, "decline_rate": 1}))
+        .await;
     let declining = json!({"amount_cents": 10, "currency": "USD", "reference": "ref-decline"});
     let r = charge(Some("d1"), declining).await.expect("post");
     assert_eq!(r.status(), 402);

@@ -18,24 +18,6 @@ fn start(extra: &[(&str, &str)]) -> EventStack {
     EventStack::start(&variables, |c| c)
 }
 
-/// Waits until the product's stock record exists (the catalog event has
-/// travelled to inventory).
-async fn stocked(stack: &Stack, id: &str) {
-    wait_for!(
-        "stock for {id}",
-        Duration::from_secs(30),
-        async {
-            let r = client()
-                .get(stack.url(&format!("/api/inventory/{id}")))
-                .send()
-                .await
-                .ok()?;
-            (r.status() == 200).then_some(())
-        }
-        .await
-    );
-}
-
 async fn stock(stack: &Stack, id: &str) -> (i64, i64, i64) {
     let s = stack.get_json(&format!("/api/inventory/{id}"), None).await;
     (
@@ -101,17 +83,6 @@ async fn settled(stack: &Stack, token: &str, id: &str) -> Value {
     )
 }
 
-async fn set_psp(stack: &Stack, admin: &str, settings: Value) {
-    let r = client()
-        .put(stack.url("/sandbox/psp/control"))
-        .bearer_auth(admin)
-        .json(&settings)
-        .send()
-        .await
-        .expect("control");
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-}
-
 async fn breaker_state(stack: &Stack) -> String {
     let h = stack.get_json("/api/payments/health", None).await;
     h["breaker"]["state"]
@@ -158,7 +129,7 @@ async fn an_order_confirms_and_the_whole_chain_is_recorded() {
     let admin = stack.token("admin-1", Role::Admin);
     let (ann, ann_id) = customer(stack, "ann@example.com").await;
     let product = stack.create_product(&admin, "Kettle", 12.5, 5).await;
-    stocked(stack, &product).await;
+    stack.wait_for_stock(&product).await;
 
     let (placed, request_id) = place(stack, &ann, &[(&product, 2)], None).await;
     assert_eq!(placed["status"], "PENDING");
@@ -277,8 +248,8 @@ async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
     let admin = stack.token("admin-1", Role::Admin);
     let user = stack.token("user-1", Role::Customer);
     let product = stack.create_product(&admin, "Chair", 40.0, 20).await;
-    stocked(stack, &product).await;
-    set_psp(stack, &admin, json!({"outage": true})).await;
+    stack.wait_for_stock(&product).await;
+    stack.set_psp(&admin, &json!({"outage": true})).await;
 
     // Each order is cancelled and its stock comes back. The first one's
     // failed attempts (one call and its retries) open the breaker.
@@ -315,7 +286,7 @@ async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
 
     // The outage ends; after the open interval one probe goes through and
     // closes the breaker.
-    set_psp(stack, &admin, json!({"outage": false})).await;
+    stack.set_psp(&admin, &json!({"outage": false})).await;
     let probe_at = stack.get_json("/api/payments/health", None).await["breaker"]["probe_at"]
         .as_str()
         .map(str::to_string);
@@ -342,7 +313,7 @@ async fn out_of_stock_cancels_with_the_reason_and_charges_nothing() {
     let admin = stack.token("admin-1", Role::Admin);
     let user = stack.token("user-1", Role::Customer);
     let product = stack.create_product(&admin, "Rare", 99.0, 1).await;
-    stocked(stack, &product).await;
+    stack.wait_for_stock(&product).await;
     let (placed, _) = place(stack, &user, &[(&product, 2)], None).await;
     let id = placed["id"].as_str().expect("id").to_string();
     let order = settled(stack, &user, &id).await;
@@ -362,7 +333,7 @@ async fn forty_concurrent_orders_for_ten_units_confirm_exactly_ten() {
     let stack = &es.stack;
     let admin = stack.token("admin-1", Role::Admin);
     let product = stack.create_product(&admin, "Limited", 5.0, 10).await;
-    stocked(stack, &product).await;
+    stack.wait_for_stock(&product).await;
     let users: Vec<String> = (0..4)
         .map(|i| stack.token(&format!("buyer-{i}"), Role::Customer))
         .collect();
@@ -400,7 +371,7 @@ async fn one_order_per_idempotency_key_and_nobody_sees_anothers_order() {
     let ann = stack.token("ann", Role::Customer);
     let bob = stack.token("bob", Role::Customer);
     let product = stack.create_product(&admin, "Lamp", 7.0, 10).await;
-    stocked(stack, &product).await;
+    stack.wait_for_stock(&product).await;
     let (first, _) = place(stack, &ann, &[(&product, 1)], Some("key-1")).await;
     let (second, _) = place(stack, &ann, &[(&product, 1)], Some("key-1")).await;
     assert_eq!(first["id"], second["id"]);
@@ -430,7 +401,7 @@ async fn killing_the_bridge_mid_rush_settles_every_order_once() {
     let mut es = start(&[]);
     let admin = es.stack.token("admin-1", Role::Admin);
     let product = es.stack.create_product(&admin, "Bulk", 1.0, 1000).await;
-    stocked(&es.stack, &product).await;
+    es.stack.wait_for_stock(&product).await;
     let users: Vec<String> = (0..5)
         .map(|i| es.stack.token(&format!("rush-{i}"), Role::Customer))
         .collect();
@@ -480,8 +451,8 @@ async fn cancelling_or_timing_out_while_charging_refunds_and_restocks() {
     let admin = stack.token("admin-1", Role::Admin);
     let user = stack.token("user-1", Role::Customer);
     let product = stack.create_product(&admin, "Desk", 150.0, 5).await;
-    stocked(stack, &product).await;
-    set_psp(stack, &admin, json!({"latency_ms": 5000})).await;
+    stack.wait_for_stock(&product).await;
+    stack.set_psp(&admin, &json!({"latency_ms": 5000})).await;
 
     // The owner cancels while the charge is under way.
     let (placed, _) = place(stack, &user, &[(&product, 2)], None).await;

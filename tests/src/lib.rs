@@ -158,6 +158,43 @@ impl Stack {
         }
     }
 
+    /// Waits (up to 30 s) until inventory has a stock record for product
+    /// `id`, that is until the catalog's event has reached it; returns it.
+    pub async fn wait_for_stock(&self, id: &str) -> Value {
+        wait_for!(
+            format!("a stock record for {id}"),
+            std::time::Duration::from_secs(30),
+            async {
+                let r = client()
+                    .get(self.url(&format!("/api/inventory/{id}")))
+                    .send()
+                    .await
+                    .ok()?;
+                if r.status() != 200 {
+                    return None;
+                }
+                r.json::<Value>().await.ok()
+            }
+            .await
+        )
+    }
+
+    /// Sets the sandbox payment provider's failure injection as `admin`,
+    /// asserting a 200; returns the settings now in force.
+    pub async fn set_psp(&self, admin: &str, settings: &Value) -> Value {
+        let r = client()
+            .put(self.url("/sandbox/psp/control"))
+            .bearer_auth(admin)
+            .json(settings)
+            .send()
+            .await
+            .expect("sandbox control");
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 200, "PUT /sandbox/psp/control: {body}");
+        body
+    }
+
     /// `GET path` (with a token, if any) as JSON, asserting a 200.
     pub async fn get_json(&self, path: &str, token: Option<&str>) -> Value {
         let mut req = client().get(self.url(path));
