@@ -68,6 +68,24 @@ async fn place(
     }
 }
 
+/// Places `n` orders for one unit of `product` at once, the users taking
+/// turns; returns each order's user token and id.
+async fn place_at_once(
+    stack: &Stack,
+    users: &[String],
+    product: &str,
+    n: usize,
+) -> Vec<(String, String)> {
+    futures::future::join_all((0..n).map(|i| {
+        let token = users[i % users.len()].clone();
+        async move {
+            let (o, _) = place(stack, &token, &[(product, 1)], None).await;
+            (token, o["id"].as_str().expect("id").to_string())
+        }
+    }))
+    .await
+}
+
 /// Waits for the order to leave PENDING; returns the final order.
 async fn settled(stack: &Stack, token: &str, id: &str) -> Value {
     wait_for!(
@@ -337,15 +355,7 @@ async fn forty_concurrent_orders_for_ten_units_confirm_exactly_ten() {
     let users: Vec<String> = (0..4)
         .map(|i| stack.token(&format!("buyer-{i}"), Role::Customer))
         .collect();
-    let placed = futures::future::join_all((0..40).map(|i| {
-        let token = users[i % users.len()].clone();
-        let product = product.clone();
-        async move {
-            let (o, _) = place(stack, &token, &[(&product, 1)], None).await;
-            (token, o["id"].as_str().expect("id").to_string())
-        }
-    }))
-    .await;
+    let placed = place_at_once(stack, &users, &product, 40).await;
     let mut confirmed = 0;
     let mut cancelled = 0;
     for (token, id) in &placed {
@@ -409,16 +419,7 @@ async fn killing_the_bridge_mid_rush_settles_every_order_once() {
     let mut placed = Vec::new();
     for wave in 0..4 {
         let stack = &es.stack;
-        let wave_orders = futures::future::join_all((0..25).map(|i| {
-            let token = users[i % users.len()].clone();
-            let product = product.clone();
-            async move {
-                let (o, _) = place(stack, &token, &[(&product, 1)], None).await;
-                (token, o["id"].as_str().expect("id").to_string())
-            }
-        }))
-        .await;
-        placed.extend(wave_orders);
+        placed.extend(place_at_once(stack, &users, &product, 25).await);
         if wave == 1 {
             es.bridge.kill9();
             tokio::time::sleep(Duration::from_millis(500)).await;

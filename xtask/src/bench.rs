@@ -9,6 +9,7 @@
 mod api;
 mod app_stack;
 mod bridge;
+mod drive;
 #[cfg(test)]
 mod fake_app;
 mod guest;

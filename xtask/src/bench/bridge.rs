@@ -19,6 +19,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 
 use super::api::Admin;
 use super::app_stack::AppStack;
+use super::drive::drive;
 use super::histogram::Histogram;
 use super::results::{self, Machine};
 use crate::net;
@@ -174,53 +175,27 @@ fn measure(admin: &Admin, events: usize, services: &mut [&mut Service]) -> Resul
                 .push(created?);
         }
     };
-    let (created, delivered) = thread::scope(|scope| -> Result<(Duration, Duration)> {
-        let mut clients: Vec<_> = (0..CLIENTS).map(|_| scope.spawn(client)).collect();
-        let mut created = None;
-        let mut last_report = Instant::now();
-        let waited = (|| loop {
-            if created.is_none() && clients.iter().all(|c| c.is_finished()) {
-                let mut last = Duration::ZERO;
-                for c in clients.drain(..) {
-                    let finished = c.join().map_err(|_| anyhow!("a client panicked"))??;
-                    last = last.max(finished);
-                }
-                created = Some(last);
-            }
-            if stop.load(Ordering::SeqCst) {
-                // A client failed: the join above reports why.
-                thread::sleep(POLL);
-                continue;
-            }
-            let listed = admin.inventory_ids()?.len();
-            if let Some(created) = created.filter(|_| listed >= events) {
-                return Ok((created, started.elapsed()));
-            }
-            for service in services.iter_mut() {
-                service.check_running()?;
-            }
-            if process::interrupted() {
-                bail!("interrupted");
-            }
-            if started.elapsed() > deadline {
-                bail!(
-                    "inventory had {listed} of {events} products after {} s",
-                    deadline.as_secs()
-                );
-            }
-            if last_report.elapsed() >= Duration::from_secs(5) {
-                eprintln!(
-                    "{:>6.1} s: {} created, {listed} in inventory",
-                    started.elapsed().as_secs_f64(),
-                    next.load(Ordering::SeqCst).min(events)
-                );
-                last_report = Instant::now();
-            }
-            thread::sleep(POLL);
-        })();
-        // On any failure, clients still running stop at their next product.
-        stop.store(true, Ordering::SeqCst);
-        waited
+    let mut last_report = Instant::now();
+    let (created, delivered) = drive(CLIENTS, &stop, services, POLL, client, |created| {
+        let listed = admin.inventory_ids()?.len();
+        if created.is_some() && listed >= events {
+            return Ok(Some(started.elapsed()));
+        }
+        if started.elapsed() > deadline {
+            bail!(
+                "inventory had {listed} of {events} products after {} s",
+                deadline.as_secs()
+            );
+        }
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            eprintln!(
+                "{:>6.1} s: {} created, {listed} in inventory",
+                started.elapsed().as_secs_f64(),
+                next.load(Ordering::SeqCst).min(events)
+            );
+            last_report = Instant::now();
+        }
+        Ok(None)
     })?;
     let ids = created_ids
         .into_inner()

@@ -23,6 +23,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use super::api::{self, Admin};
 use super::app_stack::AppStack;
 use super::bridge::{self, RELAY_LATENCY};
+use super::drive::drive;
 use super::histogram::Histogram;
 use super::results::{self, Machine};
 use crate::net;
@@ -362,60 +363,32 @@ fn measure(
                 .push((placed?, took));
         }
     };
-    let (placed, settled) = thread::scope(|scope| -> Result<(Duration, Duration)> {
-        let mut threads: Vec<_> = (0..clients).map(|_| scope.spawn(client)).collect();
-        let mut placed = None;
-        let mut last_report = Instant::now();
-        let waited = (|| loop {
-            if placed.is_none() && threads.iter().all(|t| t.is_finished()) {
-                let mut last = Duration::ZERO;
-                for t in threads.drain(..) {
-                    let finished = t.join().map_err(|_| anyhow!("a client panicked"))??;
-                    last = last.max(finished);
-                }
-                placed = Some(last);
-            }
-            if stop.load(Ordering::SeqCst) {
-                // A client failed: the join above reports why.
-                thread::sleep(POLL);
-                continue;
-            }
-            // Every order is written before its 202: once all are placed,
-            // none PENDING means every one is CONFIRMED or CANCELLED.
-            if let Some(placed) = placed {
-                if !any_pending(admin)? {
-                    return Ok((placed, started.elapsed()));
-                }
-            }
-            for service in services.iter_mut() {
-                service.check_running()?;
-            }
-            if process::interrupted() {
-                bail!("interrupted");
-            }
-            let report = last_report.elapsed() >= Duration::from_secs(5);
-            if report || started.elapsed() > deadline {
-                let confirmed = list_orders(admin, "CONFIRMED")?.len();
-                let cancelled = list_orders(admin, "CANCELLED")?.len();
-                let sent = next.load(Ordering::SeqCst).min(orders);
-                if started.elapsed() > deadline {
-                    bail!(
-                        "after {} s, {sent} of {orders} orders were sent, {confirmed} confirmed \
-                         and {cancelled} cancelled",
-                        deadline.as_secs()
-                    );
-                }
-                eprintln!(
-                    "{:>6.1} s: {sent} sent, {confirmed} confirmed, {cancelled} cancelled",
-                    started.elapsed().as_secs_f64()
+    let mut last_report = Instant::now();
+    let (placed, settled) = drive(clients, &stop, services, POLL, client, |placed| {
+        // Every order is written before its 202: once all are placed, none
+        // PENDING means every one is CONFIRMED or CANCELLED.
+        if placed.is_some() && !any_pending(admin)? {
+            return Ok(Some(started.elapsed()));
+        }
+        let report = last_report.elapsed() >= Duration::from_secs(5);
+        if report || started.elapsed() > deadline {
+            let confirmed = list_orders(admin, "CONFIRMED")?.len();
+            let cancelled = list_orders(admin, "CANCELLED")?.len();
+            let sent = next.load(Ordering::SeqCst).min(orders);
+            if started.elapsed() > deadline {
+                bail!(
+                    "after {} s, {sent} of {orders} orders were sent, {confirmed} confirmed \
+                     and {cancelled} cancelled",
+                    deadline.as_secs()
                 );
-                last_report = Instant::now();
             }
-            thread::sleep(POLL);
-        })();
-        // On any failure, clients still running stop at their next order.
-        stop.store(true, Ordering::SeqCst);
-        waited
+            eprintln!(
+                "{:>6.1} s: {sent} sent, {confirmed} confirmed, {cancelled} cancelled",
+                started.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
+        Ok(None)
     })?;
     let placed_orders = placed_orders
         .into_inner()
