@@ -24,12 +24,21 @@ pub struct Config {
     /// Consumer group prefix; each component gets `<group>.<component>`.
     #[serde(default = "default_group")]
     pub group: String,
-    /// This replica's share of the partitions: partition `p` is consumed
-    /// by the replica whose `shard_index == p % shard_count`.
+    /// A namespace for every topic and consumer group this bridge uses:
+    /// the Kafka topic of `orders.events` is `<topic_prefix>orders.events`.
+    /// Components never see it. Empty by default.
     #[serde(default)]
-    pub shard_index: u32,
-    #[serde(default = "default_shard_count")]
-    pub shard_count: u32,
+    pub topic_prefix: String,
+    /// This replica's stable name in its consumer groups (static
+    /// membership: a replica restarted under the same name gets its
+    /// partitions back at once). Default: the host name.
+    #[serde(default)]
+    pub instance: Option<String>,
+    /// Redis, where components announce new outbox rows
+    /// (`PUBLISH spinshop:outbox:<component>`); without it the bridge
+    /// only polls.
+    #[serde(default)]
+    pub redis_url: Option<String>,
     pub topics: Topics,
     #[serde(default)]
     pub outbox: OutboxPolicy,
@@ -84,6 +93,9 @@ pub struct DeliveryPolicy {
     pub max_attempts: u32,
     pub backoff_min_ms: u64,
     pub backoff_max_ms: u64,
+    /// While the platform cannot be reached, a partition waits between
+    /// tries up to this long (capped backoff, tried for as long as it lasts).
+    pub outage_backoff_max_ms: u64,
 }
 
 impl Default for DeliveryPolicy {
@@ -93,6 +105,7 @@ impl Default for DeliveryPolicy {
             max_attempts: 6,
             backoff_min_ms: 100,
             backoff_max_ms: 5_000,
+            outage_backoff_max_ms: 2_000,
         }
     }
 }
@@ -144,9 +157,6 @@ fn default_listen() -> SocketAddr {
 fn default_group() -> String {
     "spinshop-bridge".into()
 }
-fn default_shard_count() -> u32 {
-    1
-}
 fn default_partitions() -> i32 {
     3
 }
@@ -179,8 +189,21 @@ impl Config {
         if self.group.trim().is_empty() {
             bail!("group: must not be empty");
         }
-        if self.shard_count == 0 || self.shard_index >= self.shard_count {
-            bail!("shard_index / shard_count: need 0 <= shard_index < shard_count");
+        if !self.topic_prefix.is_empty() && !valid_name(&self.topic_prefix) {
+            bail!(
+                "topic_prefix: {:?} may hold only letters, digits, '.', '_' and '-'",
+                self.topic_prefix
+            );
+        }
+        if let Some(instance) = &self.instance {
+            if !valid_name(instance) {
+                bail!("instance: {instance:?} may hold only letters, digits, '.', '_' and '-'");
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                bail!("redis_url: {url:?} is not a redis:// URL");
+            }
         }
         if self.topics.names.is_empty() {
             bail!("topics.names: must list at least one topic");
@@ -215,6 +238,9 @@ impl Config {
         }
         if d.backoff_min_ms == 0 || d.backoff_max_ms < d.backoff_min_ms {
             bail!("delivery.backoff_min_ms / delivery.backoff_max_ms: need 0 < backoff_min_ms <= backoff_max_ms");
+        }
+        if d.outage_backoff_max_ms < d.backoff_min_ms {
+            bail!("delivery.outage_backoff_max_ms: must be at least backoff_min_ms");
         }
         let mut publishers = BTreeSet::new();
         for (i, p) in self.publishers.iter().enumerate() {
@@ -285,13 +311,37 @@ impl Config {
         self.platform_url.trim_end_matches('/')
     }
 
-    /// Every topic with its `.dlq` twin.
+    /// Every topic with its `.dlq` twin, as named in Kafka (prefixed).
     pub fn all_topics(&self) -> Vec<String> {
         self.topics
             .names
             .iter()
-            .flat_map(|t| [t.clone(), dlq_topic(t)])
+            .flat_map(|t| [self.kafka_topic(t), dlq_topic(&self.kafka_topic(t))])
             .collect()
+    }
+
+    /// The Kafka topic of a topic of the event contract.
+    pub fn kafka_topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.topic_prefix)
+    }
+
+    /// The consumer group of a subscribed component.
+    pub fn group_of(&self, component: &str) -> String {
+        format!("{}{}.{component}", self.topic_prefix, self.group)
+    }
+
+    /// This replica's static member name: `instance`, else the host name.
+    pub fn instance_name(&self) -> String {
+        if let Some(instance) = &self.instance {
+            return instance.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| valid_name(h))
+            .unwrap_or_else(|| "kafka-bridge".to_string());
+        host
     }
 
     /// The subscribed components, each with its topics, in file order.
@@ -368,6 +418,8 @@ mod tests {
     fn a_good_file_parses_with_defaults() {
         let c = Config::parse(GOOD).expect("parses");
         assert_eq!(c.group, "spinshop-bridge");
+        assert_eq!(c.group_of("inventory"), "spinshop-bridge.inventory");
+        assert_eq!(c.kafka_topic("orders.events"), "orders.events");
         assert_eq!(c.topics.partitions, 3);
         assert_eq!(c.delivery.max_attempts, 6);
         assert_eq!(c.base(), "http://127.0.0.1:3000");
@@ -390,6 +442,16 @@ mod tests {
         assert_eq!(consumers[0].0, "inventory");
         assert_eq!(consumers[0].1.len(), 2);
         assert_eq!(consumers[1].0, "search");
+    }
+
+    #[test]
+    fn a_prefix_names_every_topic_and_group() {
+        let c = Config::parse(&format!("topic_prefix = \"t1.\"\n{GOOD}")).expect("parses");
+        assert_eq!(c.kafka_topic("orders.events"), "t1.orders.events");
+        assert_eq!(c.group_of("audit"), "t1.spinshop-bridge.audit");
+        assert_eq!(c.all_topics()[1], "t1.catalog.events.dlq");
+        assert!(error(&format!("topic_prefix = \"a b\"\n{GOOD}")).contains("topic_prefix"));
+        assert!(error(&format!("redis_url = \"http://x\"\n{GOOD}")).contains("redis_url"));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! - ticks: `POST /internal/<component>/tick` on a schedule.
 //!
 //! `kafka-bridge --config bridge.toml [--brokers H:P] [--platform-url URL]
-//! [--listen ADDR]`, with the internal token in `BRIDGE_INTERNAL_TOKEN`.
+//! [--listen ADDR] [--topic-prefix P] [--instance NAME] [--redis-url URL]`,
+//! with the internal token in `BRIDGE_INTERNAL_TOKEN`; `kafka-bridge
+//! replay ...` re-publishes dead letters (see `replay`).
 
 mod admin;
 mod backoff;
@@ -18,7 +20,9 @@ mod metrics;
 mod platform;
 mod relay_in;
 mod relay_out;
+mod replay;
 mod server;
+mod wake;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,13 +44,26 @@ const USAGE: &str = "\
 kafka-bridge: component outboxes -> Kafka -> component event routes
 
 USAGE:
-    kafka-bridge --config <FILE> [--brokers <HOST:PORT,...>] [--platform-url <URL>] [--listen <ADDR>]
-                 [--shard <INDEX>/<COUNT>]
+    kafka-bridge --config <FILE> [OPTIONS]
+    kafka-bridge replay --config <FILE> --component <NAME> [--topic <TOPIC>] [--dry-run] [OPTIONS]
 
-    Replicas split the partitions: run COUNT bridges with --shard 0/COUNT ... COUNT-1/COUNT.
+OPTIONS (each overrides the file):
+    --brokers <HOST:PORT,...>   Kafka bootstrap servers
+    --platform-url <URL>        where the components answer
+    --listen <ADDR>             the bridge's /health and /metrics
+    --topic-prefix <PREFIX>     namespace of every topic and consumer group
+    --instance <NAME>           this replica's stable name in its consumer groups
+    --redis-url <URL>           where components announce new outbox rows
+
+    Replicas share the partitions through Kafka's consumer groups: run as many as
+    you like, each with its own --instance.
+
+    `replay` re-publishes the dead letters of <NAME> (from every topic it subscribes
+    to, or only <TOPIC>) to their source topics, and remembers how far it got, so
+    running it twice re-publishes nothing twice.
 
 ENVIRONMENT:
-    BRIDGE_INTERNAL_TOKEN   the components' internal_token (required)
+    BRIDGE_INTERNAL_TOKEN   the components' internal_token (required, except for replay)
 ";
 
 /// How long shutdown waits for in-flight work.
@@ -58,16 +75,31 @@ struct Args {
     brokers: Option<String>,
     platform_url: Option<String>,
     listen: Option<String>,
-    shard: Option<String>,
+    topic_prefix: Option<String>,
+    instance: Option<String>,
+    redis_url: Option<String>,
+    /// `replay`: the component, and optionally one of its topics.
+    replay: bool,
+    component: Option<String>,
+    topic: Option<String>,
+    dry_run: bool,
     help: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
     let mut out = Args::default();
-    let mut it = args.iter();
+    let mut it = args.iter().peekable();
+    if it.peek().is_some_and(|a| *a == "replay") {
+        out.replay = true;
+        it.next();
+    }
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
             out.help = true;
+            continue;
+        }
+        if flag == "--dry-run" && out.replay {
+            out.dry_run = true;
             continue;
         }
         let value = it
@@ -79,12 +111,19 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--brokers" => out.brokers = Some(value),
             "--platform-url" => out.platform_url = Some(value),
             "--listen" => out.listen = Some(value),
-            "--shard" => out.shard = Some(value),
+            "--topic-prefix" => out.topic_prefix = Some(value),
+            "--instance" => out.instance = Some(value),
+            "--redis-url" => out.redis_url = Some(value),
+            "--component" if out.replay => out.component = Some(value),
+            "--topic" if out.replay => out.topic = Some(value),
             other => bail!("unknown option {other:?}"),
         }
     }
     if out.config.is_none() && !out.help {
         bail!("--config is required");
+    }
+    if out.replay && out.component.is_none() && !out.help {
+        bail!("replay needs --component");
     }
     Ok(out)
 }
@@ -103,13 +142,14 @@ fn load(args: &Args) -> Result<Config> {
             .parse()
             .with_context(|| format!("--listen {l:?} is not an address like 127.0.0.1:9095"))?;
     }
-    if let Some(shard) = &args.shard {
-        let (i, n) = shard
-            .split_once('/')
-            .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)))
-            .with_context(|| format!("--shard {shard:?} is not INDEX/COUNT, like 0/2"))?;
-        config.shard_index = i;
-        config.shard_count = n;
+    if let Some(p) = &args.topic_prefix {
+        config.topic_prefix = p.clone();
+    }
+    if let Some(i) = &args.instance {
+        config.instance = Some(i.clone());
+    }
+    if let Some(r) = &args.redis_url {
+        config.redis_url = Some(r.clone());
     }
     config.check().context("after command-line overrides")?;
     Ok(config)
@@ -122,7 +162,9 @@ fn producer(config: &Config) -> Result<FutureProducer> {
         .set("client.id", "kafka-bridge")
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("linger.ms", "5")
+        // A drain queues its whole batch at once, so batching needs no
+        // wait; each millisecond here is a millisecond on every hop.
+        .set("linger.ms", "1")
         .set("message.timeout.ms", "30000");
     for (k, v) in &config.producer {
         client.set(k, v);
@@ -172,15 +214,26 @@ async fn run(config: Config, token: String) -> Result<()> {
     }
 
     let mut tasks = JoinSet::new();
-    for p in &config.publishers {
-        tasks.spawn(relay_out::run(
-            p.component.clone(),
-            platform.clone(),
-            producer.clone(),
-            config.outbox.clone(),
+    let wakers = wake::Wakers::new(config.publishers.iter().map(|p| p.component.as_str()));
+    if let Some(url) = &config.redis_url {
+        tasks.spawn(wake::listen(
+            url.clone(),
+            wakers.clone(),
             metrics.clone(),
             stop.clone(),
         ));
+    }
+    for p in &config.publishers {
+        let relay = relay_out::Relay {
+            component: p.component.clone(),
+            platform: platform.clone(),
+            producer: producer.clone(),
+            policy: config.outbox.clone(),
+            metrics: metrics.clone(),
+            topic_prefix: config.topic_prefix.clone(),
+            wake: wakers.of(&p.component),
+        };
+        tasks.spawn(relay_out::run(relay, stop.clone()));
     }
     for (component, subscriptions) in config.consumers() {
         let (config, platform, producer, metrics, stop) = (
@@ -305,6 +358,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.replay {
+        let request = replay::Request {
+            component: args.component.clone().unwrap_or_default(),
+            topic: args.topic.clone(),
+            dry_run: args.dry_run,
+        };
+        return match replay::run(&config, &request) {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let token = match std::env::var("BRIDGE_INTERNAL_TOKEN") {
         Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
         _ => {
@@ -370,12 +440,31 @@ mod tests {
         args.listen = Some("everywhere".into());
         assert!(load(&args).is_err());
         args.listen = None;
-        args.shard = Some("1/2".into());
-        let c = load(&args).expect("sharded");
-        assert_eq!((c.shard_index, c.shard_count), (1, 2));
-        for bad in ["2/2", "1", "a/b", "0/0"] {
-            args.shard = Some(bad.into());
-            assert!(load(&args).is_err(), "{bad}");
-        }
+        args.topic_prefix = Some("t9.".into());
+        args.instance = Some("replica-2".into());
+        let c = load(&args).expect("prefixed");
+        assert_eq!(c.kafka_topic("orders.events"), "t9.orders.events");
+        assert_eq!(c.instance_name(), "replica-2");
+        args.instance = Some("not a name".into());
+        assert!(load(&args).is_err());
+    }
+
+    #[test]
+    fn replay_takes_a_component_and_optionally_a_topic() {
+        let a =
+            parse("replay --config b.toml --component inventory --topic catalog.events --dry-run")
+                .expect("parses");
+        assert!(a.replay && a.dry_run);
+        assert_eq!(a.component.as_deref(), Some("inventory"));
+        assert_eq!(a.topic.as_deref(), Some("catalog.events"));
+        assert!(
+            parse("replay --config b.toml").is_err(),
+            "needs a component"
+        );
+        assert!(
+            parse("--config b.toml --component inventory").is_err(),
+            "replay only"
+        );
+        assert!(parse("--config b.toml --dry-run").is_err(), "replay only");
     }
 }

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-/// Upper bounds (seconds) of the relay latency histogram.
-pub const LATENCY_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+/// Upper bounds (seconds) of the relay latency histogram: fine in the
+/// milliseconds a hop should take, coarse beyond.
+pub const LATENCY_BUCKETS: [f64; 20] = [
+    0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0, 60.0, 300.0,
 ];
 
 type Labels = Vec<(&'static str, String)>;
@@ -55,6 +57,31 @@ const HELP: &[(&str, &str, &str)] = &[
         "Delivery attempts repeated after a 5xx, timeout or connection error.",
     ),
     (
+        "bridge_delivery_unavailable_total",
+        "counter",
+        "Delivery attempts that found the platform unreachable or not ready; the partition waits and tries again.",
+    ),
+    (
+        "bridge_partitions_waiting",
+        "gauge",
+        "Partitions holding their next event until the platform can be reached, by component.",
+    ),
+    (
+        "bridge_partitions_assigned",
+        "gauge",
+        "Partitions this replica consumes, by component (the group protocol shares them among replicas).",
+    ),
+    (
+        "bridge_rebalances_total",
+        "counter",
+        "Partition assignments and revocations this replica went through, by component and kind.",
+    ),
+    (
+        "bridge_outbox_wakeups_total",
+        "counter",
+        "Outbox wake-ups received from components over Redis.",
+    ),
+    (
         "bridge_dead_lettered_total",
         "counter",
         "Events sent to a .dlq topic, by source topic, component and reason.",
@@ -87,6 +114,22 @@ impl Metrics {
     /// Sets a gauge.
     pub fn set(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
         self.lock().gauges.insert((name, own(labels)), value);
+    }
+
+    /// Adds `by` (which may be negative) to a gauge.
+    pub fn add(&self, name: &'static str, labels: &[(&'static str, &str)], by: f64) {
+        let key = (name, own(labels));
+        *self.lock().gauges.entry(key).or_insert(0.0) += by;
+    }
+
+    /// The sum of a gauge over all its label sets.
+    pub fn gauge_sum(&self, name: &str) -> f64 {
+        self.lock()
+            .gauges
+            .iter()
+            .filter(|((n, _), _)| *n == name)
+            .map(|(_, v)| v)
+            .sum()
     }
 
     /// Records one relay latency.

@@ -12,8 +12,15 @@ use serde_json::Value;
 pub enum Attempt {
     /// 2xx: the component has the event.
     Delivered,
-    /// 5xx, 429, a timeout or a connection error: try again later. 401 and
-    /// 403 too: they say the bridge's credential is wrong, not the event.
+    /// The platform could not be reached or is not ready: a connection
+    /// error, a timeout, 502/503/504 from the runtime or a proxy, 408 or
+    /// 429 (come back later), 401/403 (the bridge's credential is not
+    /// accepted: configuration, not the event). Says nothing about the
+    /// event, so it is never a reason to dead-letter it: the partition
+    /// waits and tries again for as long as this lasts.
+    Unavailable { status: Option<u16>, error: String },
+    /// The component itself failed on the event (500 and the other 5xx):
+    /// retried with backoff, then dead-lettered.
     Retry { status: Option<u16>, error: String },
     /// Any other 4xx: the event itself is refused; retrying cannot help.
     Reject { status: u16, error: String },
@@ -25,7 +32,7 @@ impl Attempt {
         let error = summary(body);
         match status {
             200..=299 => Self::Delivered,
-            401 | 403 | 408 | 425 | 429 => Self::Retry {
+            401 | 403 | 408 | 429 | 502 | 503 | 504 => Self::Unavailable {
                 status: Some(status),
                 error,
             },
@@ -144,7 +151,7 @@ impl Platform {
                 let body = r.text().await.unwrap_or_default();
                 Attempt::from_status(status, &body)
             }
-            Err(e) => Attempt::Retry {
+            Err(e) => Attempt::Unavailable {
                 status: None,
                 error: if e.is_timeout() {
                     "timed out".to_string()
@@ -166,6 +173,12 @@ impl Platform {
             .await
             .with_context(|| format!("POST {url}"))?;
         Ok(r.status().as_u16())
+    }
+
+    /// Whether the platform says it is ready (`GET /health` answers 2xx
+    /// within two seconds).
+    pub async fn ready(&self) -> bool {
+        matches!(self.reachable().await, Ok(status) if (200..300).contains(&status))
     }
 
     /// Whether the platform answers at all (`GET /health`, any status).
@@ -191,16 +204,18 @@ mod tests {
         assert_eq!(Attempt::from_status(200, ""), Attempt::Delivered);
         assert_eq!(Attempt::from_status(204, ""), Attempt::Delivered);
         assert!(matches!(
-            Attempt::from_status(503, "{\"detail\":\"db locked\"}"),
-            Attempt::Retry { status: Some(503), ref error } if error == "db locked"
+            Attempt::from_status(500, "{\"detail\":\"db locked\"}"),
+            Attempt::Retry { status: Some(500), ref error } if error == "db locked"
         ));
-        assert!(matches!(
-            Attempt::from_status(429, ""),
-            Attempt::Retry {
-                status: Some(429),
-                ..
-            }
-        ));
+        for unavailable in [401, 403, 408, 429, 502, 503, 504] {
+            assert!(
+                matches!(
+                    Attempt::from_status(unavailable, ""),
+                    Attempt::Unavailable { status: Some(s), .. } if s == unavailable
+                ),
+                "{unavailable}"
+            );
+        }
         assert!(matches!(
             Attempt::from_status(422, "{\"title\":\"Unprocessable\"}"),
             Attempt::Reject { status: 422, ref error } if error == "Unprocessable"
@@ -208,13 +223,6 @@ mod tests {
         assert!(matches!(
             Attempt::from_status(400, "nope"),
             Attempt::Reject { status: 400, ref error } if error == "nope"
-        ));
-        assert!(matches!(
-            Attempt::from_status(401, ""),
-            Attempt::Retry {
-                status: Some(401),
-                ..
-            }
         ));
     }
 }

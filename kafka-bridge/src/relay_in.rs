@@ -5,24 +5,30 @@
 //! work. Each partition has its own worker, so order holds per partition
 //! (and so per key) while partitions run concurrently.
 //!
-//! Partitions are assigned explicitly (partition `p` belongs to shard
-//! `p % shard_count`), not by the group's rebalancing protocol: a replica
-//! killed outright then hands nothing over and its successor resumes from
-//! the group's committed offsets at once, instead of waiting for the
-//! broker to notice a dead member.
+//! Replicas share a component's partitions through Kafka's group protocol:
+//! cooperative-sticky assignment (a rebalance moves only the partitions
+//! that must move) and static membership (a replica restarted under the
+//! same `instance` name gets its partitions back without a rebalance). A
+//! replica that dies for good loses its partitions to the others once the
+//! group's session times out. Before partitions are revoked, what was
+//! delivered is committed; a worker whose partition was revoked stops at
+//! once, and anything in flight is delivered again by the new owner, which
+//! components take as the duplicate it is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use futures::StreamExt as _;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -39,13 +45,102 @@ const WORKER_QUEUE: usize = 256;
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
 /// How often consumer lag is measured.
 const LAG_EVERY: Duration = Duration::from_secs(2);
+/// How often a partition waiting out an outage says so in the log.
+const OUTAGE_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// A partition of a topic.
+type Slot = (String, i32);
+
+/// Sees the group's rebalances: marks revoked partitions so that their
+/// workers stop, and commits what was delivered before handing them over.
+pub struct GroupContext {
+    component: String,
+    revoked: Mutex<HashSet<Slot>>,
+    metrics: Arc<Metrics>,
+}
+
+impl GroupContext {
+    fn is_revoked(&self, slot: &Slot) -> bool {
+        self.revoked.lock().is_ok_and(|r| r.contains(slot))
+    }
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let slots: Vec<Slot> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            if let Ok(mut revoked) = self.revoked.lock() {
+                revoked.extend(slots.iter().cloned());
+            }
+            // Hand over what is done: the next owner starts after it.
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                if e.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::NoOffset) {
+                    log::warn(
+                        "commit before revocation failed",
+                        &[("component", &self.component), ("error", &e.to_string())],
+                    );
+                }
+            }
+            self.count_rebalance("revoked", slots.len());
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let slots: Vec<Slot> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            if let Ok(mut revoked) = self.revoked.lock() {
+                for slot in &slots {
+                    revoked.remove(slot);
+                }
+            }
+            self.count_rebalance("assigned", slots.len());
+        }
+    }
+}
+
+impl GroupContext {
+    fn count_rebalance(&self, kind: &str, partitions: usize) {
+        let component = self.component.as_str();
+        self.metrics.count(
+            "bridge_rebalances_total",
+            &[("component", component), ("kind", kind)],
+            1.0,
+        );
+        let delta = if kind == "assigned" { 1.0 } else { -1.0 } * partitions as f64;
+        self.metrics.add(
+            "bridge_partitions_assigned",
+            &[("component", component)],
+            delta,
+        );
+        log::info(
+            "partitions changed hands",
+            &[
+                ("component", component),
+                ("kind", kind),
+                ("partitions", &partitions.to_string()),
+            ],
+        );
+    }
+}
+
+type GroupConsumer = StreamConsumer<GroupContext>;
 
 /// What a partition worker needs.
 struct Shared {
     component: String,
-    /// Per topic: where its events go, and how many may share a request.
+    /// Per Kafka topic: where its events go, and how many may share a request.
     urls: HashMap<String, (String, usize)>,
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<GroupConsumer>,
     producer: FutureProducer,
     platform: Platform,
     policy: DeliveryPolicy,
@@ -53,23 +148,36 @@ struct Shared {
     stored: AtomicBool,
 }
 
-/// The consumer for one component.
-pub fn consumer(config: &Config, component: &str) -> Result<StreamConsumer> {
+/// The consumer for one component: a member of its group, under this
+/// replica's static name.
+fn consumer(config: &Config, component: &str, metrics: Arc<Metrics>) -> Result<GroupConsumer> {
     let mut client = ClientConfig::new();
     client
         .set("bootstrap.servers", &config.brokers)
-        .set("group.id", format!("{}.{component}", config.group))
+        .set("group.id", config.group_of(component))
+        .set("group.instance.id", config.instance_name())
         .set("client.id", format!("kafka-bridge.{component}"))
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        // Kafka's lowest default bound: a vanished replica's partitions
+        // move to the others after this long.
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1500")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "50")
+        // The broker answers a fetch as soon as there is data; this is only
+        // how long an empty fetch waits, so it costs no latency.
+        .set("fetch.wait.max.ms", "100")
         .set("topic.metadata.refresh.interval.ms", "10000");
     for (k, v) in &config.consumer {
         client.set(k, v);
     }
     client
-        .create()
+        .create_with_context(GroupContext {
+            component: component.to_string(),
+            revoked: Mutex::new(HashSet::new()),
+            metrics,
+        })
         .with_context(|| format!("creating the Kafka consumer for {component}"))
 }
 
@@ -84,23 +192,24 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    let consumer = Arc::new(consumer(&config, &component)?);
-    let topics: Vec<&str> = subscriptions.iter().map(|s| s.topic.as_str()).collect();
-    let assignment = {
-        let consumer = consumer.clone();
-        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
-        let (index, count) = (config.shard_index, config.shard_count);
-        tokio::task::spawn_blocking(move || assignment(&consumer, &topics, index, count))
-            .await
-            .context("partition metadata")??
-    };
+    let consumer = Arc::new(consumer(&config, &component, metrics.clone())?);
+    let topics: Vec<String> = subscriptions
+        .iter()
+        .map(|s| config.kafka_topic(&s.topic))
+        .collect();
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer
-        .assign(&assignment)
-        .with_context(|| format!("assigning {component} its partitions of {topics:?}"))?;
+        .subscribe(&names)
+        .with_context(|| format!("subscribing {component} to {topics:?}"))?;
     let shared = Arc::new(Shared {
         urls: subscriptions
             .iter()
-            .map(|s| (s.topic.clone(), (config.events_url(s), s.batch as usize)))
+            .map(|s| {
+                (
+                    config.kafka_topic(&s.topic),
+                    (config.events_url(s), s.batch as usize),
+                )
+            })
             .collect(),
         component: component.clone(),
         consumer: consumer.clone(),
@@ -112,14 +221,19 @@ pub async fn run(
     });
     log::info(
         "consuming",
-        &[("component", &component), ("topics", &topics.join(","))],
+        &[
+            ("component", &component),
+            ("topics", &topics.join(",")),
+            ("group", &config.group_of(&component)),
+            ("instance", &config.instance_name()),
+        ],
     );
 
     let mut background = JoinSet::new();
     background.spawn(commit_loop(shared.clone(), stop.clone()));
     background.spawn(lag_loop(shared.clone(), stop.clone()));
 
-    let mut workers: HashMap<(String, i32), mpsc::Sender<OwnedMessage>> = HashMap::new();
+    let mut workers: HashMap<Slot, mpsc::Sender<OwnedMessage>> = HashMap::new();
     let mut running = JoinSet::new();
     {
         let mut stream = consumer.stream();
@@ -141,15 +255,36 @@ pub async fn run(
                 None => break,
             };
             let slot = (message.topic().to_string(), message.partition());
-            let sender = workers.entry(slot).or_insert_with(|| {
-                let (tx, rx) = mpsc::channel(WORKER_QUEUE);
-                running.spawn(partition_worker(rx, shared.clone(), stop.clone()));
-                tx
-            });
-            // A full queue holds the stream back: backpressure, not loss.
-            tokio::select! {
-                sent = sender.send(message) => if sent.is_err() { break },
-                _ = stop.changed() => break,
+            let mut message = Some(message);
+            // A worker whose partition was revoked has ended; a partition
+            // that came back gets a fresh one.
+            for _ in 0..2 {
+                let sender = workers.entry(slot.clone()).or_insert_with(|| {
+                    let (tx, rx) = mpsc::channel(WORKER_QUEUE);
+                    running.spawn(partition_worker(
+                        slot.clone(),
+                        rx,
+                        shared.clone(),
+                        stop.clone(),
+                    ));
+                    tx
+                });
+                let Some(m) = message.take() else { break };
+                // A full queue holds the stream back: backpressure, not loss.
+                let sent = tokio::select! {
+                    sent = sender.send(m) => sent,
+                    _ = stop.changed() => break,
+                };
+                match sent {
+                    Ok(()) => break,
+                    Err(returned) => {
+                        workers.remove(&slot);
+                        message = Some(returned.0);
+                    }
+                }
+            }
+            if *stop.borrow() {
+                break;
             }
         }
     }
@@ -172,13 +307,15 @@ pub async fn run(
 }
 
 async fn partition_worker(
+    slot: Slot,
     mut rx: mpsc::Receiver<OwnedMessage>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) {
+    let revoked = |shared: &Shared| shared.consumer.context().is_revoked(&slot);
     while let Some(first) = rx.recv().await {
-        if *stop.borrow() {
-            // Left uncommitted: the next consumer gets it again.
+        if *stop.borrow() || revoked(&shared) {
+            // Left uncommitted: the next owner gets it again.
             return;
         }
         let limit = shared.urls.get(first.topic()).map_or(1, |(_, b)| *b);
@@ -195,7 +332,7 @@ async fn partition_worker(
         // One at a time: alone, or after a batch that was not taken whole
         // (those already applied come back as duplicates).
         for message in &group {
-            if !handle(&shared, message, stop.clone()).await {
+            if revoked(&shared) || !handle(&shared, message, stop.clone()).await {
                 return;
             }
         }
@@ -257,8 +394,52 @@ async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
     true
 }
 
+/// Marks a partition as waiting out an outage (once), for metrics and
+/// `/health`; unmarks it when dropped.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    since: Option<Instant>,
+    logged: Option<Instant>,
+}
+
+impl Waiting<'_> {
+    fn begin(&mut self) -> Duration {
+        let since = *self.since.get_or_insert_with(|| {
+            self.shared.metrics.add(
+                "bridge_partitions_waiting",
+                &[("component", &self.shared.component)],
+                1.0,
+            );
+            Instant::now()
+        });
+        since.elapsed()
+    }
+
+    /// Whether to log now (the first time, then every [`OUTAGE_LOG_EVERY`]).
+    fn should_log(&mut self) -> bool {
+        let due = self.logged.is_none_or(|t| t.elapsed() >= OUTAGE_LOG_EVERY);
+        if due {
+            self.logged = Some(Instant::now());
+        }
+        due
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.since.is_some() {
+            self.shared.metrics.add(
+                "bridge_partitions_waiting",
+                &[("component", &self.shared.component)],
+                -1.0,
+            );
+        }
+    }
+}
+
 /// Delivers one event (with retries), or dead-letters it; stores its offset
-/// when done. Returns false when interrupted by `stop` before that.
+/// when done. Returns false when interrupted by `stop` or a revocation
+/// before that.
 async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiver<bool>) -> bool {
     let topic = message.topic();
     let component = shared.component.as_str();
@@ -271,11 +452,36 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
     let Some((url, _)) = shared.urls.get(topic) else {
         return true;
     };
+    let slot = (topic.to_string(), message.partition());
     let backoff = Backoff::new(shared.policy.backoff_min_ms, shared.policy.backoff_max_ms);
-    let mut attempt = 0u32;
+    let outage = Backoff::new(
+        shared.policy.backoff_min_ms,
+        shared.policy.outage_backoff_max_ms,
+    );
+    let mut waiting = Waiting {
+        shared,
+        since: None,
+        logged: None,
+    };
+    let mut failures = 0u32;
+    let mut outage_tries = 0u32;
     let (status, error, reason) = loop {
-        attempt += 1;
-        match shared.platform.deliver(url, body, traceparent).await {
+        let mut attempt = shared.platform.deliver(url, body, traceparent).await;
+        if let Attempt::Unavailable {
+            status: None,
+            error,
+        } = &attempt
+        {
+            // A timeout while the platform reports itself ready is the
+            // component's own failure on this event, not an outage.
+            if error == "timed out" && shared.platform.ready().await {
+                attempt = Attempt::Retry {
+                    status: None,
+                    error: error.clone(),
+                };
+            }
+        }
+        let wait = match attempt {
             Attempt::Delivered => {
                 shared.metrics.count(
                     "bridge_delivered_total",
@@ -296,8 +502,33 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
                 return true;
             }
             Attempt::Reject { status, error } => break (Some(status), error, "rejected"),
+            Attempt::Unavailable { status, error } => {
+                let waited = waiting.begin();
+                shared.metrics.count(
+                    "bridge_delivery_unavailable_total",
+                    &[("topic", topic), ("component", component)],
+                    1.0,
+                );
+                let wait = outage.delay(outage_tries);
+                outage_tries = outage_tries.saturating_add(1);
+                if waiting.should_log() {
+                    log::warn(
+                        "platform unavailable; the partition waits",
+                        &[
+                            ("component", component),
+                            ("topic", topic),
+                            ("offset", &message.offset().to_string()),
+                            ("status", &status.map_or("-".into(), |s| s.to_string())),
+                            ("error", &error),
+                            ("waiting_ms", &waited.as_millis().to_string()),
+                        ],
+                    );
+                }
+                wait
+            }
             Attempt::Retry { status, error } => {
-                if attempt >= shared.policy.max_attempts {
+                failures += 1;
+                if failures >= shared.policy.max_attempts {
                     break (status, error, "retries_exhausted");
                 }
                 shared.metrics.count(
@@ -305,7 +536,7 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
                     &[("topic", topic), ("component", component)],
                     1.0,
                 );
-                let wait = backoff.delay(attempt - 1);
+                let wait = backoff.delay(failures - 1);
                 log::warn(
                     "delivery failed; retrying",
                     &[
@@ -317,14 +548,29 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
                         ("retry_in_ms", &wait.as_millis().to_string()),
                     ],
                 );
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => return false,
-                }
+                wait
             }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return false,
+        }
+        if shared.consumer.context().is_revoked(&slot) {
+            return false;
         }
     };
-    if !dead_letter(shared, message, status, &error, reason, attempt, &mut stop).await {
+    drop(waiting);
+    if !dead_letter(
+        shared,
+        message,
+        status,
+        &error,
+        reason,
+        failures.max(1),
+        &mut stop,
+    )
+    .await
+    {
         return false;
     }
     shared.metrics.count(
@@ -480,42 +726,7 @@ async fn lag_loop(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// This shard's partitions of `topics`, each to resume from the group's
-/// committed offset (or the earliest one when nothing was committed).
-fn assignment(
-    consumer: &StreamConsumer,
-    topics: &[String],
-    shard_index: u32,
-    shard_count: u32,
-) -> Result<TopicPartitionList> {
-    let mut tpl = TopicPartitionList::new();
-    for topic in topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .with_context(|| format!("metadata of {topic}"))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if partitions.is_empty() {
-            anyhow::bail!("topic {topic} has no partitions (does it exist?)");
-        }
-        for p in partitions {
-            if owned_by(p, shard_index, shard_count) {
-                tpl.add_partition_offset(topic, p, Offset::Stored)?;
-            }
-        }
-    }
-    Ok(tpl)
-}
-
-/// Whether partition `p` belongs to shard `index` of `count`.
-pub fn owned_by(p: i32, index: u32, count: u32) -> bool {
-    u32::try_from(p).is_ok_and(|p| p % count.max(1) == index)
-}
-
-fn measure_lag(consumer: &StreamConsumer) -> Result<Vec<(String, i32, i64)>> {
+fn measure_lag(consumer: &GroupConsumer) -> Result<Vec<(String, i32, i64)>> {
     let timeout = Duration::from_secs(2);
     let committed = consumer.committed(timeout)?;
     let mut out = Vec::new();
@@ -538,18 +749,4 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::owned_by;
-
-    #[test]
-    fn shards_split_the_partitions_between_them() {
-        let shard = |i| (0..6).filter(|p| owned_by(*p, i, 3)).collect::<Vec<_>>();
-        assert_eq!(shard(0), [0, 3]);
-        assert_eq!(shard(1), [1, 4]);
-        assert_eq!(shard(2), [2, 5]);
-        assert!((0..6).all(|p| owned_by(p, 0, 1)), "one shard takes all");
-    }
 }

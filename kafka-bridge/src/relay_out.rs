@@ -1,7 +1,9 @@
 //! Relay out: drain a component's outbox into Kafka, then acknowledge.
 //! Events are produced with the idempotent producer, keyed by aggregate id;
 //! only events Kafka confirmed are acknowledged, in outbox order, so a crash
-//! at any point produces an event again rather than losing it.
+//! at any point produces an event again rather than losing it. A drain
+//! starts when the component announces new rows (see `wake`), or at the
+//! next poll, whichever comes first.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use anyhow::{Context as _, Result};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::backoff::Backoff;
 use crate::config::OutboxPolicy;
@@ -54,15 +56,30 @@ impl Outgoing {
     }
 }
 
+/// What one component's relay needs.
+pub struct Relay {
+    pub component: String,
+    pub platform: Platform,
+    pub producer: FutureProducer,
+    pub policy: OutboxPolicy,
+    pub metrics: Arc<Metrics>,
+    /// Prepended to every topic (see `Config::topic_prefix`).
+    pub topic_prefix: String,
+    /// Fired when the component has new rows.
+    pub wake: Arc<Notify>,
+}
+
 /// Drains one component until `stop` says so.
-pub async fn run(
-    component: String,
-    platform: Platform,
-    producer: FutureProducer,
-    policy: OutboxPolicy,
-    metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
-) {
+pub async fn run(relay: Relay, mut stop: watch::Receiver<bool>) {
+    let Relay {
+        component,
+        platform,
+        producer,
+        policy,
+        metrics,
+        topic_prefix,
+        wake,
+    } = relay;
     let idle = Backoff::new(policy.idle_min_ms, policy.idle_max_ms);
     let mut idle_rounds = 0u32;
     let mut failures = 0u32;
@@ -70,8 +87,16 @@ pub async fn run(
         if *stop.borrow() {
             return;
         }
-        let wait = match drain_once(&component, &platform, &producer, policy.batch, &metrics).await
-        {
+        let drained = drain_once(
+            &component,
+            &platform,
+            &producer,
+            policy.batch,
+            &topic_prefix,
+            &metrics,
+        )
+        .await;
+        let wait = match drained {
             Ok(0) => {
                 failures = 0;
                 idle_rounds = idle_rounds.saturating_add(1);
@@ -98,6 +123,7 @@ pub async fn run(
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified(), if failures == 0 => {}
             _ = stop.changed() => {}
         }
     }
@@ -110,6 +136,7 @@ pub async fn drain_once(
     platform: &Platform,
     producer: &FutureProducer,
     batch: u32,
+    topic_prefix: &str,
     metrics: &Metrics,
 ) -> Result<usize> {
     let events = platform.outbox(component, batch).await?;
@@ -122,7 +149,11 @@ pub async fn drain_once(
         .collect::<Result<Vec<_>>>()?;
     // All sends are queued at once; librdkafka batches them and, being
     // idempotent, keeps their order per partition.
-    let sends = outgoing.iter().map(|e| {
+    let topics: Vec<String> = outgoing
+        .iter()
+        .map(|e| format!("{topic_prefix}{}", e.topic))
+        .collect();
+    let sends = outgoing.iter().zip(&topics).map(|(e, topic)| {
         let mut headers = OwnedHeaders::new().insert(Header {
             key: "event-type",
             value: Some(e.event_type.as_str()),
@@ -133,7 +164,7 @@ pub async fn drain_once(
                 value: Some(tp.as_str()),
             });
         }
-        let record = FutureRecord::to(&e.topic)
+        let record = FutureRecord::to(topic)
             .key(&e.key)
             .payload(&e.body)
             .headers(headers);

@@ -107,8 +107,11 @@ async fn health(state: &State) -> (bool, serde_json::Value) {
         Err(e) => json!({"status": "failed", "error": format!("{e:#}")}),
     };
     let ok = broker["status"] == "ok" && platform["status"] == "ok";
+    // Partitions holding an event until the platform can be reached.
+    let waiting = state.metrics.gauge_sum("bridge_partitions_waiting");
     (
         ok,
-        json!({"status": if ok { "ok" } else { "degraded" }, "broker": broker, "platform": platform}),
+        json!({"status": if ok { "ok" } else { "degraded" }, "broker": broker, "platform": platform,
+               "waiting_partitions": waiting}),
     )
 }

@@ -1,21 +1,24 @@
 //! Events through the real plumbing: component outboxes -> kafka-bridge ->
-//! a real Kafka-protocol broker -> kafka-bridge -> component event routes,
+//! Apache Kafka -> kafka-bridge -> component event routes,
 //! including the bridge or the broker dying mid-burst and a subscriber that
 //! fails.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use platform::auth::Role;
 use serde_json::{json, Value};
 use spinshop_tests::kafka::{produce, read_topic};
-use spinshop_tests::{client, envelope, fast_retries, metric_sum, wait_for, EventStack, Stack};
+use spinshop_tests::{
+    client, envelope, fast_retries, metric_sum, wait_for, EventStack, Kafka, Stack,
+};
 
 /// Rate limits out of the way: these tests measure the plumbing.
-const UNLIMITED: &[(&str, &str)] = &[("rate_limit_default", "1000000/1000000")];
+pub(crate) const UNLIMITED: &[(&str, &str)] = &[("rate_limit_default", "1000000/1000000")];
 
 /// Every stock record: product id -> available.
 async fn inventory(stack: &Stack, admin: &str) -> BTreeMap<String, i64> {
@@ -62,7 +65,11 @@ async fn outbox_len(stack: &Stack, component: &str) -> usize {
 }
 
 /// Distinct event ids per (type, key) on a topic.
-fn distinct_ids(brokers: &str, topic: &str, event_type: &str) -> HashMap<String, HashSet<String>> {
+pub(crate) fn distinct_ids(
+    brokers: &str,
+    topic: &str,
+    event_type: &str,
+) -> HashMap<String, HashSet<String>> {
     let mut out: HashMap<String, HashSet<String>> = HashMap::new();
     for r in read_topic(brokers, topic) {
         if r.payload["type"] == event_type {
@@ -86,7 +93,7 @@ async fn a_product_reaches_inventory_through_kafka_and_the_bridge_stops_cleanly(
     assert_eq!(stock["reserved"], 0);
 
     // The event on Kafka is the catalog's envelope, keyed by the product.
-    let on_topic = read_topic(&es.brokers(), "catalog.events");
+    let on_topic = read_topic(&es.brokers(), &es.topic("catalog.events"));
     let created: Vec<_> = on_topic
         .iter()
         .filter(|r| r.payload["type"] == "catalog.product_created")
@@ -119,7 +126,10 @@ async fn a_product_reaches_inventory_through_kafka_and_the_bridge_stops_cleanly(
         metric_sum(
             &metrics,
             "bridge_delivered_total",
-            "topic=\"catalog.events\",component=\"inventory\""
+            &format!(
+                "topic=\"{}\",component=\"inventory\"",
+                es.topic("catalog.events")
+            )
         ),
         1.0
     );
@@ -157,8 +167,20 @@ async fn the_same_event_delivered_twice_changes_state_once() {
         "order-1",
         json!({"order_id": "order-1", "lines": [{"product_id": id, "quantity": 3}], "ttl_seconds": 600}),
     );
-    produce(&brokers, "inventory.commands", "order-1", &command).await;
-    produce(&brokers, "inventory.commands", "order-1", &command).await;
+    produce(
+        &brokers,
+        &es.topic("inventory.commands"),
+        "order-1",
+        &command,
+    )
+    .await;
+    produce(
+        &brokers,
+        &es.topic("inventory.commands"),
+        "order-1",
+        &command,
+    )
+    .await;
 
     wait_for!(
         "both deliveries",
@@ -168,7 +190,10 @@ async fn the_same_event_delivered_twice_changes_state_once() {
             (metric_sum(
                 &m,
                 "bridge_delivered_total",
-                "topic=\"inventory.commands\",component=\"inventory\"",
+                &format!(
+                    "topic=\"{}\",component=\"inventory\"",
+                    es.topic("inventory.commands")
+                ),
             ) >= 2.0)
                 .then_some(())
         }
@@ -192,7 +217,11 @@ async fn the_same_event_delivered_twice_changes_state_once() {
         "inventory.reserved on Kafka",
         Duration::from_secs(20),
         async {
-            let ids = distinct_ids(&brokers, "inventory.events", "inventory.reserved");
+            let ids = distinct_ids(
+                &brokers,
+                &es.topic("inventory.events"),
+                "inventory.reserved",
+            );
             ids.get("order-1").cloned()
         }
         .await
@@ -201,7 +230,7 @@ async fn the_same_event_delivered_twice_changes_state_once() {
 }
 
 /// Creates `n` products with `stock` units, 8 at a time; `interrupt` runs once `at` of them exist.
-async fn burst(
+pub(crate) async fn burst(
     stack: &Stack,
     admin: &str,
     n: usize,
@@ -235,7 +264,12 @@ async fn burst(
 }
 
 /// Waits until inventory holds exactly `ids`, each with `stock` available.
-async fn assert_inventory_exactly(stack: &Stack, admin: &str, ids: &[String], stock: i64) {
+pub(crate) async fn assert_inventory_exactly(
+    stack: &Stack,
+    admin: &str,
+    ids: &[String],
+    stock: i64,
+) {
     let wanted: HashSet<&String> = ids.iter().collect();
     let seen = wait_for!(
         "every product in inventory",
@@ -271,14 +305,22 @@ async fn killing_the_bridge_mid_burst_loses_nothing_and_applies_nothing_twice() 
     // twice after the kill; it is one event id), and inventory announced
     // each product's low stock once.
     let brokers = es.brokers();
-    let created = distinct_ids(&brokers, "catalog.events", "catalog.product_created");
+    let created = distinct_ids(
+        &brokers,
+        &es.topic("catalog.events"),
+        "catalog.product_created",
+    );
     assert_eq!(created.len(), 500);
     assert!(created.values().all(|ids| ids.len() == 1));
     let low = wait_for!(
         "a low-stock event per product",
         Duration::from_secs(60),
         async {
-            let low = distinct_ids(&brokers, "inventory.events", "inventory.low_stock");
+            let low = distinct_ids(
+                &brokers,
+                &es.topic("inventory.events"),
+                "inventory.low_stock",
+            );
             (low.len() >= 500).then_some(low)
         }
         .await
@@ -302,12 +344,17 @@ async fn killing_the_bridge_mid_burst_loses_nothing_and_applies_nothing_twice() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_the_broker_mid_burst_loses_nothing() {
-    let mut es = EventStack::start(UNLIMITED, |c| c);
+    // A broker of its own: the shared one must not go down under others.
+    let mut broker = Kafka::start();
+    let es = EventStack::start_on(&broker.bootstrap(), UNLIMITED, |c| c);
     let admin = es.stack.token("admin-1", Role::Admin);
-    let broker = &mut es.broker;
     let ids = burst(&es.stack, &admin, 300, 9, 100, || broker.restart()).await;
     assert_inventory_exactly(&es.stack, &admin, &ids, 9).await;
-    let created = distinct_ids(&es.brokers(), "catalog.events", "catalog.product_created");
+    let created = distinct_ids(
+        &es.brokers(),
+        &es.topic("catalog.events"),
+        "catalog.product_created",
+    );
     assert_eq!(created.len(), 300);
 }
 
@@ -316,6 +363,8 @@ async fn restarting_the_broker_mid_burst_loses_nothing() {
 struct Subscriber {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<(u16, String)>>>,
+    /// Once set, poison is accepted too (the cause was fixed).
+    healed: Arc<AtomicBool>,
 }
 
 impl Subscriber {
@@ -323,11 +372,14 @@ impl Subscriber {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let healed = Arc::new(AtomicBool::new(false));
         let log = seen.clone();
+        let cured = healed.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
                 let log = log.clone();
+                let cured = cured.clone();
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
                     loop {
@@ -355,7 +407,11 @@ impl Subscriber {
                             return;
                         }
                         let body = String::from_utf8_lossy(&body).into_owned();
-                        let status = if body.contains("poison") { 500 } else { 200 };
+                        let status = if body.contains("poison") && !cured.load(Ordering::SeqCst) {
+                            500
+                        } else {
+                            200
+                        };
                         log.lock().expect("lock").push((status, body));
                         let reply = if status == 500 {
                             "{\"detail\":\"cannot handle this one\"}"
@@ -376,7 +432,17 @@ impl Subscriber {
                 });
             }
         });
-        Self { addr, seen }
+        Self { addr, seen, healed }
+    }
+
+    /// Bodies it answered with `status`.
+    fn answered(&self, status: u16, containing: &str) -> usize {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(s, b)| *s == status && b.contains(containing))
+            .count()
     }
 }
 
@@ -404,7 +470,7 @@ async fn a_failing_subscriber_is_retried_then_dead_lettered_without_blocking_the
         "the poison event on users.events.dlq",
         Duration::from_secs(60),
         async {
-            let records = read_topic(&brokers, "users.events.dlq");
+            let records = read_topic(&brokers, &es.topic("users.events.dlq"));
             (!records.is_empty()).then_some(records)
         }
         .await
@@ -419,7 +485,7 @@ async fn a_failing_subscriber_is_retried_then_dead_lettered_without_blocking_the
     assert_eq!(d.headers["dlq-attempts"], "3");
     assert_eq!(d.headers["dlq-reason"], "retries_exhausted");
     assert_eq!(d.headers["dlq-error"], "cannot handle this one");
-    assert_eq!(d.headers["dlq-source-topic"], "users.events");
+    assert_eq!(d.headers["dlq-source-topic"], es.topic("users.events"));
 
     // The partition moved on: the next event was delivered.
     wait_for!(
@@ -453,6 +519,29 @@ async fn a_failing_subscriber_is_retried_then_dead_lettered_without_blocking_the
         metric_sum(&m, "bridge_dead_lettered_total", "component=\"mailer\""),
         1.0
     );
+
+    // The cause is fixed: a replay re-publishes the dead letter to its
+    // source topic, the subscriber takes it, and a second replay finds
+    // nothing more to re-publish.
+    subscriber.healed.store(true, Ordering::SeqCst);
+    let first = es.bridge.replay(&["--component", "mailer"]);
+    assert!(
+        first.contains("re-published 1 dead letter(s) of mailer"),
+        "{first}"
+    );
+    wait_for!(
+        "the replayed event accepted",
+        Duration::from_secs(30),
+        (subscriber.answered(200, "poison@example.com") == 1).then_some(())
+    );
+    let second = es.bridge.replay(&["--component", "mailer"]);
+    assert!(second.contains("re-published 0 dead letter(s)"), "{second}");
+    let replayed: Vec<_> = read_topic(&brokers, &es.topic("users.events"))
+        .into_iter()
+        .filter(|r| r.headers.contains_key("replayed-from"))
+        .collect();
+    assert_eq!(replayed.len(), 1, "re-published once: {replayed:?}");
+    assert!(!replayed[0].headers.contains_key("dlq-reason"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,7 +574,7 @@ async fn a_bad_event_in_a_batch_is_dead_lettered_alone() {
         product("batch-b"),
     );
     for e in [&first, &poison, &last] {
-        produce(&brokers, "catalog.events", "same-key", e).await;
+        produce(&brokers, &es.topic("catalog.events"), "same-key", e).await;
     }
     es.bridge.restart();
 
@@ -507,7 +596,7 @@ async fn a_bad_event_in_a_batch_is_dead_lettered_alone() {
         "the bad event on the dead-letter topic",
         Duration::from_secs(30),
         async {
-            let records = read_topic(&brokers, "catalog.events.dlq");
+            let records = read_topic(&brokers, &es.topic("catalog.events.dlq"));
             (!records.is_empty()).then_some(records)
         }
         .await

@@ -1,6 +1,7 @@
 //! End-to-end tests: the application as users and the bridge see it.
 
 mod audit;
+mod backbone;
 mod bad_input;
 mod bridge;
 mod catalog;

@@ -12,13 +12,13 @@ use spinshop_tests::{client, wait_for, EventStack, Stack};
 /// Rate limits out of the way; the tests drive many requests quickly.
 const UNLIMITED: (&str, &str) = ("rate_limit_default", "1000000/1000000");
 
-fn start(extra: &[(&str, &str)]) -> EventStack {
+pub(crate) fn start(extra: &[(&str, &str)]) -> EventStack {
     let mut variables = vec![UNLIMITED];
     variables.extend_from_slice(extra);
     EventStack::start(&variables, |c| c)
 }
 
-async fn stock(stack: &Stack, id: &str) -> (i64, i64, i64) {
+pub(crate) async fn stock(stack: &Stack, id: &str) -> (i64, i64, i64) {
     let s = stack.get_json(&format!("/api/inventory/{id}"), None).await;
     (
         s["available"].as_i64().expect("available"),
@@ -70,7 +70,7 @@ async fn place(
 
 /// Places `n` orders for one unit of `product` at once, the users taking
 /// turns; returns each order's user token and id.
-async fn place_at_once(
+pub(crate) async fn place_at_once(
     stack: &Stack,
     users: &[String],
     product: &str,
@@ -87,7 +87,7 @@ async fn place_at_once(
 }
 
 /// Waits for the order to leave PENDING; returns the final order.
-async fn settled(stack: &Stack, token: &str, id: &str) -> Value {
+pub(crate) async fn settled(stack: &Stack, token: &str, id: &str) -> Value {
     wait_for!(
         format!("order {id} to settle"),
         Duration::from_secs(90),
@@ -109,7 +109,7 @@ async fn breaker_state(stack: &Stack) -> String {
         .to_string()
 }
 
-async fn payments_of(stack: &Stack, token: &str, order: &str) -> Vec<Value> {
+pub(crate) async fn payments_of(stack: &Stack, token: &str, order: &str) -> Vec<Value> {
     let p = stack
         .get_json(&format!("/api/payments?order_id={order}"), Some(token))
         .await;

@@ -39,9 +39,7 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Record> {
     let mut ends = HashMap::new();
     let mut tpl = TopicPartitionList::new();
     for p in &partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, *p, timeout)
-            .expect("watermarks");
+        let (low, high) = watermarks(&consumer, topic, *p);
         if high > low {
             ends.insert(*p, high);
             tpl.add_partition_offset(topic, *p, Offset::Offset(low))
@@ -86,6 +84,23 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<Record> {
         "could not read all of {topic} in time"
     );
     out
+}
+
+/// A partition's low and high watermarks. A broker busy with many tests
+/// can answer with a transient error (a request timing out, a leader
+/// being elected): ask again for a while before giving up.
+fn watermarks(consumer: &BaseConsumer, topic: &str, partition: i32) -> (i64, i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+            Ok(marks) => return marks,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("watermarks of {topic}/{partition}: {e}; asking again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("watermarks of {topic}/{partition}: {e}"),
+        }
+    }
 }
 
 /// Produces `payload` to `topic` with `key`, and waits for the broker.

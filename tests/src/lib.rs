@@ -1,14 +1,17 @@
 //! The end-to-end stack: the application in `spin.toml`, exactly as
-//! `cargo xtask up` runs it, on `spinshop-host` with its own Redis, fresh
-//! databases, a generated signing key and internal token.
+//! `cargo xtask up` runs it, on `spinshop-host` (or `spin up`, see
+//! `spinshop_testkit::host::RUNTIME_VARIABLE`) with its own Redis, fresh
+//! databases, a generated signing key and internal token; with events, a
+//! bridge of its own on the test process's shared Kafka broker, in topics
+//! and consumer groups of its own.
 
 use jwt_simple::prelude::*;
 use platform::auth::token::TokenIssuer;
 use platform::auth::Role;
 use serde_json::Value;
-use spinshop_testkit::{build_all, host_binary, repo_root, Host, HostSpec, Redis};
+use spinshop_testkit::{build_all, host_binary, repo_root, Host, HostSpec, Redis, Runtime};
 
-pub use spinshop_testkit::{client, metric_sum, Bridge, Broker};
+pub use spinshop_testkit::{client, metric_sum, Bridge, Kafka};
 
 pub mod kafka;
 
@@ -18,40 +21,81 @@ pub struct Stack {
     pub redis: Redis,
     pub internal_token: String,
     issuer: TokenIssuer,
+    /// The host's `SPIN_VARIABLE_*` settings and runtime config, to start
+    /// it again.
+    env: Vec<(String, String)>,
+    runtime_config: String,
 }
 
-/// The application with its event plumbing: a real broker and the bridge.
+/// The application's host, configured by `env`.
+fn host_spec<'a>(runtime_config: &'a str, env: &[(String, String)]) -> HostSpec<'a> {
+    let mut spec = HostSpec::new(host_binary(), "")
+        .on(Runtime::for_end_to_end(host_binary()))
+        .manifest_file(repo_root().join("spin.toml"))
+        .runtime_config(runtime_config);
+    for (k, v) in env {
+        spec = spec.env(k, v);
+    }
+    spec
+}
+
+/// The application with its event plumbing: the bridge on a real broker.
 pub struct EventStack {
-    // Dropped in this order: the bridge first, then the app, then the broker.
+    // Dropped in this order: the bridge first, then the app.
     pub bridge: Bridge,
     pub stack: Stack,
-    pub broker: Broker,
+    /// This stack's namespace on the broker: its topics are
+    /// `<topic_prefix><topic>`, its consumer groups start with it too.
+    pub topic_prefix: String,
+    brokers: String,
+    config: String,
 }
 
 impl EventStack {
-    /// The application, a broker and the bridge with the repository's
-    /// `kafka-bridge/bridge.toml` changed by `edit_config`.
+    /// The application and a bridge on the process's shared broker, with
+    /// the repository's `kafka-bridge/bridge.toml` changed by `edit_config`.
     pub fn start(variables: &[(&str, &str)], edit_config: impl FnOnce(String) -> String) -> Self {
+        let brokers = spinshop_testkit::kafka::shared().bootstrap();
+        Self::start_on(&brokers, variables, edit_config)
+    }
+
+    /// The same on the broker at `brokers` (one a test may kill).
+    pub fn start_on(
+        brokers: &str,
+        variables: &[(&str, &str)],
+        edit_config: impl FnOnce(String) -> String,
+    ) -> Self {
         let stack = Stack::start_with(variables);
-        let broker = Broker::start();
-        let config = std::fs::read_to_string(repo_root().join("kafka-bridge/bridge.toml"))
-            .expect("kafka-bridge/bridge.toml");
-        let bridge = Bridge::start(
-            &edit_config(config),
-            &broker.bootstrap(),
-            &format!("http://{}", stack.host.addr),
-            &stack.internal_token,
+        let config = edit_config(
+            std::fs::read_to_string(repo_root().join("kafka-bridge/bridge.toml"))
+                .expect("kafka-bridge/bridge.toml"),
         );
+        let topic_prefix = format!("t{}.", uuid::Uuid::new_v4().simple());
+        let bridge = stack.bridge(&config, brokers, &topic_prefix, "replica-0");
         Self {
             bridge,
             stack,
-            broker,
+            topic_prefix,
+            brokers: brokers.to_string(),
+            config,
         }
     }
 
     /// Kafka bootstrap servers for the test's own clients.
     pub fn brokers(&self) -> String {
-        self.broker.bootstrap()
+        self.brokers.clone()
+    }
+
+    /// The Kafka topic of a topic of the event contract, in this stack.
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.topic_prefix)
+    }
+
+    /// Another bridge replica of this stack, under its own instance name,
+    /// sharing the partitions with the first.
+    pub fn replica(&self, instance: &str) -> Bridge {
+        self.stack
+            .bridge(&self.config, &self.brokers, &self.topic_prefix, instance)
     }
 }
 
@@ -89,6 +133,32 @@ impl Stack {
         Self::start_with(&[])
     }
 
+    /// A bridge for this application: `config` on `brokers`, in the
+    /// namespace `topic_prefix`, as replica `instance`, woken by the
+    /// components through this stack's Redis.
+    pub fn bridge(
+        &self,
+        config: &str,
+        brokers: &str,
+        topic_prefix: &str,
+        instance: &str,
+    ) -> Bridge {
+        Bridge::start_with(
+            config,
+            brokers,
+            &format!("http://{}", self.host.addr),
+            &self.internal_token,
+            &[
+                "--topic-prefix",
+                topic_prefix,
+                "--instance",
+                instance,
+                "--redis-url",
+                &self.redis.url(),
+            ],
+        )
+    }
+
     /// Starts the application with extra `SPIN_VARIABLE_*` settings.
     pub fn start_with(variables: &[(&str, &str)]) -> Self {
         build_all();
@@ -98,31 +168,58 @@ impl Stack {
         let public_pem = key.public_key().to_pem();
         let issuer = TokenIssuer::new(&private_pem, "e2e-1").expect("issuer");
         let internal_token = uuid::Uuid::new_v4().simple().to_string();
-        let root = repo_root();
+        let mut env = vec![
+            ("SPIN_VARIABLE_REDIS_HOST".to_string(), redis.host_port()),
+            (
+                "SPIN_VARIABLE_INTERNAL_TOKEN".to_string(),
+                internal_token.clone(),
+            ),
+            ("SPIN_VARIABLE_JWT_SIGNING_KEY".to_string(), private_pem),
+            ("SPIN_VARIABLE_JWT_KEY_ID".to_string(), "e2e-1".to_string()),
+            (
+                "SPIN_VARIABLE_JWT_PUBLIC_KEYS".to_string(),
+                format!("e2e-1={public_pem}"),
+            ),
+        ];
+        for (k, v) in variables {
+            env.push((
+                format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()),
+                v.to_string(),
+            ));
+        }
         // Data goes to the test's own directory, not the repository's .spinshop/.
-        let runtime_config = std::fs::read_to_string(root.join("runtime-config.toml"))
+        let runtime_config = std::fs::read_to_string(repo_root().join("runtime-config.toml"))
             .expect("runtime-config.toml")
             .replace(".spinshop/data/", "{dir}/data/");
-        let mut spec = HostSpec::new(host_binary(), "")
-            .manifest_file(root.join("spin.toml"))
-            .runtime_config(&runtime_config)
-            .env("SPIN_VARIABLE_REDIS_HOST", &redis.host_port())
-            .env("SPIN_VARIABLE_INTERNAL_TOKEN", &internal_token)
-            .env("SPIN_VARIABLE_JWT_SIGNING_KEY", &private_pem)
-            .env("SPIN_VARIABLE_JWT_KEY_ID", "e2e-1")
-            .env(
-                "SPIN_VARIABLE_JWT_PUBLIC_KEYS",
-                &format!("e2e-1={public_pem}"),
-            );
-        for (k, v) in variables {
-            spec = spec.env(&format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v);
-        }
-        let host = Host::start(spec);
+        let host = Host::start(host_spec(&runtime_config, &env));
         Self {
             host,
             redis,
             internal_token,
             issuer,
+            env,
+            runtime_config,
+        }
+    }
+
+    /// SIGKILL to the host: a crash, requests in flight and all.
+    pub fn crash_host(&mut self) {
+        self.host.kill9();
+    }
+
+    /// Starts the host again after [`Self::crash_host`], at the same
+    /// addresses, on the same databases.
+    pub fn restart_host(&mut self) {
+        let dir = std::mem::replace(
+            &mut self.host.dir,
+            spinshop_testkit::TempDir(Default::default()),
+        );
+        let mut spec = host_spec(&self.runtime_config, &self.env);
+        spec.listen = Some(self.host.addr);
+        spec.metrics_listen = Some(self.host.metrics_addr);
+        match Host::start_in(spec, dir) {
+            Ok(host) => self.host = host,
+            Err(f) => panic!("the host did not restart ({}):\n{}", f.status, f.stderr),
         }
     }
 

@@ -6,14 +6,12 @@
 //! through the API and their sagas through the same stack. Figures go to
 //! `bench/RESULTS.md`.
 
-mod api;
 mod app_stack;
 mod bridge;
-mod drive;
-#[cfg(test)]
-mod fake_app;
+mod client;
 mod guest;
 mod histogram;
+mod load;
 mod results;
 mod saga;
 mod wrk;
@@ -25,15 +23,25 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context as _, Result};
 
+use spinshop_testkit::process::{Output, Service};
+use spinshop_testkit::{Host, HostSpec, Redis, RedisOptions};
+
 use crate::compile;
 use crate::net;
-use crate::process::{self, Output, Service};
+use crate::process;
 use crate::repo::{self, Repo};
 use crate::setup::{self, Prerequisite};
-use crate::stack::{self, HostConfig};
 
 pub use bridge::{run as bridge, BridgeOptions};
 pub use saga::{run as saga, SagaOptions};
+
+/// The pinned Apache Kafka version, for the records.
+fn kafka_version() -> String {
+    std::fs::read_to_string(spinshop_testkit::repo_root().join(spinshop_testkit::kafka::POM))
+        .ok()
+        .and_then(|pom| spinshop_testkit::kafka::pinned_version(&pom).ok())
+        .unwrap_or_else(|| "?".into())
+}
 
 /// How hard and how long to push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,43 +131,39 @@ pub fn host(repo: &Repo, options: &BenchOptions) -> Result<()> {
         Prerequisite::RedisServer,
         Prerequisite::LoadGenerator,
     ])?;
-    compile::components(repo, &["host-test-guest".to_owned()])?;
-    compile::host(repo)?;
+    compile::everything(repo)?;
 
     let work_dir = repo.local("bench");
     let state_dir = work_dir.join("state");
-    let redis_dir = work_dir.join("redis");
     let logs_dir = repo.local("logs");
     // A fresh database each run, so the SQLite scenario starts from an empty table.
     repo::recreate_dir(&state_dir)?;
-    repo::recreate_dir(&redis_dir)?;
     repo::create_dir(&logs_dir)?;
-
-    let redis_port = net::free_port()?;
-    let config = HostConfig {
-        manifest: repo.root().join("bench/host/spin.toml"),
-        runtime_config: None,
-        listen: net::loopback(net::free_port()?),
-        metrics_listen: net::loopback(net::free_port()?),
-        state_dir,
-        redis: net::loopback(redis_port),
-        output: Output::File(logs_dir.join("bench-host.log")),
-        variables: Vec::new(),
-    };
 
     process::catch_interrupts()?;
     // Declared before the host so that, dropped last, it outlives it.
-    let _redis = stack::start_redis(
-        redis_port,
-        &redis_dir,
-        Output::File(logs_dir.join("bench-redis.log")),
-    )?;
-    let (host, _) = stack::start_host(repo, &config, "/guest/echo")?;
+    let redis = Redis::launch(RedisOptions {
+        dir: Some(work_dir.join("redis")),
+        output: Output::File(logs_dir.join("bench-redis.log")),
+        ..RedisOptions::default()
+    })?;
+    let listen = net::loopback(net::free_port()?);
+    let metrics_listen = net::loopback(net::free_port()?);
+    let mut spec = HostSpec::new(repo.host_binary(), "")
+        .manifest_file(repo.root().join("bench/host/spin.toml"))
+        .env("SPIN_VARIABLE_REDIS_HOST", &redis.host_port());
+    spec.listen = Some(listen);
+    spec.metrics_listen = Some(metrics_listen);
+    spec.state_dir = Some(state_dir);
+    spec.log_file = Some(logs_dir.join("bench-host.log"));
+    let host = Host::try_start(spec)
+        .map_err(|f| anyhow::anyhow!("spinshop-host exited ({}): {}", f.status, f.stderr))?;
+    let host_command = host.command_line().to_owned();
     let mut target = Target {
         repo,
         options,
         host,
-        listen: config.listen,
+        listen,
         work_dir,
     };
     target.request(
@@ -173,16 +177,11 @@ pub fn host(repo: &Repo, options: &BenchOptions) -> Result<()> {
         rows.push(target.run(scenario)?);
     }
 
-    let metrics =
-        net::get(config.metrics_listen, "/metrics").context("cannot read the host's metrics")?;
+    let metrics = net::get(metrics_listen, "/metrics").context("cannot read the host's metrics")?;
     let run = results::Run {
         when: SystemTime::now(),
         machine: results::Machine::describe(wrk::version()),
-        host_command: format!(
-            "SPIN_VARIABLE_REDIS_HOST={} {}",
-            config.redis,
-            process::display(&config.command(repo))
-        ),
+        host_command,
         rows,
         instantiation: results::mean_instantiation(&String::from_utf8_lossy(&metrics.body)),
     };
@@ -198,12 +197,16 @@ pub fn host(repo: &Repo, options: &BenchOptions) -> Result<()> {
 struct Target<'a> {
     repo: &'a Repo,
     options: &'a BenchOptions,
-    host: Service,
+    host: Host,
     listen: SocketAddr,
     work_dir: PathBuf,
 }
 
 impl Target<'_> {
+    fn service(&mut self) -> Result<&mut Service> {
+        self.host.service().context("the host is not running")
+    }
+
     /// Checks the scenario's request works, then puts it under load.
     fn run(&mut self, scenario: &Scenario) -> Result<results::Row> {
         eprintln!(
@@ -236,7 +239,7 @@ impl Target<'_> {
         command.current_dir(self.repo.root());
         let command_line = process::display(&command);
         let mut report = wrk::run(&mut command)?;
-        self.host
+        self.service()?
             .check_running()
             .context("the host stopped under load")?;
         if scenario.sqlite_batch {
@@ -252,7 +255,7 @@ impl Target<'_> {
                 scenario.name,
                 report.bad_responses,
                 report.socket_errors,
-                self.host.output_hint()
+                self.service()?.output_hint()
             );
         }
         Ok(results::Row {
@@ -267,7 +270,7 @@ impl Target<'_> {
     /// One request that must succeed (2xx, and for a SQLite batch no error
     /// in the body); returns the body.
     fn request(
-        &self,
+        &mut self,
         method: &str,
         path: &str,
         body: Option<&str>,
@@ -280,7 +283,7 @@ impl Target<'_> {
                 "{method} {path} answered {}: {}; {}",
                 response.status,
                 response.body_text(),
-                self.host.output_hint()
+                self.service()?.output_hint()
             );
         }
         Ok(text)

@@ -1,7 +1,7 @@
 //! `cargo xtask`: set-up, build, run, test and benchmark orchestration for
 //! spinshop. Each command does its own set-up, so a fresh machine needs
 //! nothing but rustup (and root, or the apt command it prints); the first
-//! run also builds the tansu broker (~15-20 minutes, cached per machine).
+//! run also fetches Apache Kafka from Maven Central (cached per machine).
 
 mod bench;
 mod compile;
@@ -11,7 +11,6 @@ mod repo;
 mod secrets;
 mod setup;
 mod stack;
-mod tansu;
 mod test;
 mod up;
 
@@ -29,28 +28,33 @@ USAGE:
     cargo xtask <COMMAND>
 
 COMMANDS:
-    setup                 add the wasm32-wasip2 target, rustfmt, clippy, redis-server and openssl
-                          if missing, and build the tansu broker once (~15-20 min, then cached)
+    setup                 add the wasm32-wasip2 target, rustfmt, clippy, redis-server, openssl, Java
+                          and Maven if missing, and fetch Apache Kafka's jars once (then cached)
     build                 setup, then build the components (wasm32-wasip2), spinshop-host and
                           kafka-bridge (release)
-    up                    build, start Redis, the tansu broker on 127.0.0.1:9092, spinshop-host on
+    up                    build, start Redis, Apache Kafka on 127.0.0.1:9092, spinshop-host on
                           127.0.0.1:3000 and kafka-bridge on 127.0.0.1:9095; Ctrl-C stops them all
     test [-- <ARGS>...]   setup, rustfmt check, build, clippy -D warnings, every test in the workspace
-                          (with the broker's path in TANSU_BIN);
+                          (the broker's jars in SPINSHOP_KAFKA_LIBS), and with SPIN_BIN set the
+                          end-to-end suite again on `spin up`;
                           ARGS go to `cargo test --workspace --release`
     bench host [OPTIONS]  load spinshop-host with wrk; appends the figures to bench/RESULTS.md
         --duration <D>        per scenario, in wrk's format [default: 10s]
         --connections <N>     open connections [default: 16]
         --threads <N>         wrk threads [default: 2]
     bench bridge [OPTIONS]
-                          create products through the API and time their events through Kafka and
-                          kafka-bridge to inventory; appends the figures to bench/RESULTS.md
-        --events <N>          products created, so events relayed [default: 5000]
-    bench saga [OPTIONS]  place orders through the API and time each one's saga (reserve, charge,
-                          confirm) through Kafka and kafka-bridge; appends the figures to
-                          bench/RESULTS.md
-        --orders <N>          orders placed, one unit of one product each [default: 300]
-        --concurrency <N>     clients placing orders at once [default: 16]
+                          catalog events through Kafka and kafka-bridge to inventory: the relay
+                          hop's latency under a steady stream of product creations, and events/s
+                          draining a backlog; appends the figures to bench/RESULTS.md
+        --events <N>          events in the backlog [default: 5000]
+        --rate <N>            product creations per second in the stream [default: 100]
+        --seconds <N>         how long the stream runs [default: 15]
+    bench saga [OPTIONS]  place orders at fixed arrival rates (open loop) and time each one's saga
+                          (reserve, charge, confirm) through Kafka and kafka-bridge: placed ->
+                          CONFIRMED p50/p99/max per rate and the highest rate sustained with p99
+                          <= 250 ms; appends the figures to bench/RESULTS.md
+        --rate <N[,N...]>     arrival rates, orders/s, each run in turn [default: 25,50,100,150]
+        --seconds <N>         how long each rate runs [default: 15]
 
 ENVIRONMENT (up):
     SPINSHOP_LISTEN           the application's address [default: 127.0.0.1:3000]
@@ -61,7 +65,8 @@ ENVIRONMENT (up):
     SPINSHOP_HOST_LOG_TO_TERMINAL  set: the host's request log goes to the terminal, not .spinshop/logs/host.log
 
 ENVIRONMENT (setup, up, test, bench bridge, bench saga):
-    SPINSHOP_CACHE_DIR        where tansu is installed, under tools/ [default: ~/.cache/spinshop]
+    SPINSHOP_CACHE_DIR        where tools are installed, under tools/ [default: ~/.cache/spinshop]
+    SPIN_BIN                  (test) a Spin CLI: the end-to-end suite also runs on it
 ";
 
 /// What the command line asks for.
@@ -150,6 +155,8 @@ fn parse_bridge_options(args: &[String]) -> Result<BridgeOptions> {
         let value = args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--events" => options.events = parse_count(flag, value?)?,
+            "--rate" => options.rate = parse_count(flag, value?)?,
+            "--seconds" => options.seconds = parse_count(flag, value?)?,
             other => bail!("unknown option {other:?} for `bench bridge`"),
         }
     }
@@ -162,8 +169,13 @@ fn parse_saga_options(args: &[String]) -> Result<SagaOptions> {
     while let Some(flag) = args.next() {
         let value = args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
-            "--orders" => options.orders = parse_count(flag, value?)?,
-            "--concurrency" => options.concurrency = parse_count(flag, value?)?,
+            "--rate" => {
+                options.rates = value?
+                    .split(',')
+                    .map(|r| parse_count(flag, r.trim()))
+                    .collect::<Result<_>>()?
+            }
+            "--seconds" => options.seconds = parse_count(flag, value?)?,
             other => bail!("unknown option {other:?} for `bench saga`"),
         }
     }
@@ -275,38 +287,32 @@ mod tests {
     }
 
     #[test]
-    fn bench_bridge_takes_a_number_of_events() {
+    fn bench_bridge_takes_events_rate_and_seconds() {
         assert_eq!(
             parse("bench bridge").ok(),
-            Some(Command::BenchBridge(BridgeOptions { events: 5000 }))
+            Some(Command::BenchBridge(BridgeOptions::default()))
         );
         assert_eq!(
-            parse("bench bridge --events 200").ok(),
-            Some(Command::BenchBridge(BridgeOptions { events: 200 }))
+            parse("bench bridge --events 200 --rate 50 --seconds 5").ok(),
+            Some(Command::BenchBridge(BridgeOptions {
+                events: 200,
+                rate: 50,
+                seconds: 5
+            }))
         );
     }
 
     #[test]
-    fn bench_saga_takes_orders_and_concurrency() {
+    fn bench_saga_takes_rates_and_seconds() {
         assert_eq!(
             parse("bench saga").ok(),
-            Some(Command::BenchSaga(SagaOptions {
-                orders: 300,
-                concurrency: 16
-            }))
+            Some(Command::BenchSaga(SagaOptions::default()))
         );
         assert_eq!(
-            parse("bench saga --concurrency 4 --orders 1000").ok(),
+            parse("bench saga --rate 10,100 --seconds 5").ok(),
             Some(Command::BenchSaga(SagaOptions {
-                orders: 1000,
-                concurrency: 4
-            }))
-        );
-        assert_eq!(
-            parse("bench saga --orders 50").ok(),
-            Some(Command::BenchSaga(SagaOptions {
-                orders: 50,
-                concurrency: 16
+                rates: vec![10, 100],
+                seconds: 5
             }))
         );
     }
@@ -329,12 +335,11 @@ mod tests {
             "bench bridge --events 0",
             "bench bridge --events many",
             "bench bridge --duration 10s",
-            "bench saga --orders",
-            "bench saga --orders 0",
-            "bench saga --orders -5",
-            "bench saga --concurrency 0",
-            "bench saga --concurrency lots",
-            "bench saga --events 100",
+            "bench saga --rate",
+            "bench saga --rate 0",
+            "bench saga --rate 10,-5",
+            "bench saga --seconds 0",
+            "bench saga --orders 100",
             "bench saga 300",
         ] {
             assert!(parse(line).is_err(), "{line:?} should be rejected");

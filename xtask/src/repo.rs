@@ -8,26 +8,25 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-/// The spinshop checkout xtask was built from.
+/// The spinshop checkout xtask acts on.
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
 }
 
 impl Repo {
-    /// Finds the checkout (xtask's parent directory) and makes sure cargo
-    /// builds into its `target/`, where `spin.toml` looks for components.
+    /// Finds the checkout that `cargo xtask` was run in: the workspace
+    /// root at or above the current directory, as cargo itself finds it.
+    /// Never where xtask was compiled: two clones may share one target
+    /// directory (CI's cache does), and each must act on its own tree.
     pub fn locate() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .context("xtask is not inside the spinshop workspace")?
-            .to_path_buf();
-        if !root.join("Cargo.toml").is_file() || !root.join("spin.toml").is_file() {
-            bail!(
-                "{} does not look like the spinshop checkout (no Cargo.toml or spin.toml)",
-                root.display()
-            );
-        }
+        let here = std::env::current_dir().context("cannot read the current directory")?;
+        Self::at(&here)
+    }
+
+    /// The checkout at or above `dir`.
+    pub fn at(dir: &Path) -> Result<Self> {
+        let root = spinshop_testkit::paths::find_workspace_root(dir)?;
         let repo = Self { root };
         repo.check_target_dir()?;
         Ok(repo)
@@ -104,15 +103,33 @@ impl Repo {
     }
 }
 
-/// Creates `dir` and its parents, saying which directory failed.
-pub fn create_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
-}
+pub use spinshop_testkit::paths::{create_dir, recreate_dir};
 
-/// Empties `dir` (creating it if needed).
-pub fn recreate_dir(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two clones (the real files of this checkout copied twice) side by
+    /// side: xtask, run in either, acts on that one, whatever target
+    /// directory it was compiled into.
+    #[test]
+    fn each_clone_is_its_own_checkout() -> Result<()> {
+        let here = Repo::locate()?;
+        let scratch = std::env::temp_dir().join(format!("xtask-clones-{}", std::process::id()));
+        for clone in ["a", "b"] {
+            let dir = scratch.join(clone);
+            fs::create_dir_all(dir.join("xtask/src"))?;
+            for file in ["Cargo.toml", "spin.toml"] {
+                fs::copy(here.root().join(file), dir.join(file))?;
+            }
+        }
+        let a = Repo::at(&scratch.join("a/xtask/src"))?;
+        let b = Repo::at(&scratch.join("b"))?;
+        let result = (a.root().to_path_buf(), b.root().to_path_buf());
+        fs::remove_dir_all(&scratch)?;
+        assert_eq!(result.0, scratch.join("a"));
+        assert_eq!(result.1, scratch.join("b"));
+        assert_ne!(here.root(), result.0);
+        Ok(())
     }
-    create_dir(dir)
 }

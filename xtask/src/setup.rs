@@ -1,6 +1,7 @@
 //! Prerequisites: what a fresh machine lacks is added here, and only here.
-//! Quick when everything is present: a few `--version`-style queries. The
-//! exception is the first install of the broker, built from source.
+//! Quick when everything is present: a few `--version`-style queries and
+//! file checks. The first install of the broker resolves its jars from
+//! Maven Central (about a minute), once per machine.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -9,9 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Result};
 
-use crate::compile::WASM_TARGET;
 use crate::process;
-use crate::tansu;
+use spinshop_testkit::build::WASM_TARGET;
 
 /// Something a command needs before it can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +26,10 @@ pub enum Prerequisite {
     LoadGenerator,
     /// `openssl` on PATH (Debian package), to make local signing keys.
     OpenSsl,
-    /// The tansu Kafka-protocol broker (`cargo install`, cached per machine).
+    /// A Java runtime and Maven (Debian packages), to fetch and run Kafka.
+    Java,
+    /// Apache Kafka's jars from Maven Central, cached per machine (needs
+    /// [`Prerequisite::Java`] first).
     Broker,
 }
 
@@ -36,6 +39,17 @@ pub const ALL_BUT_LOAD_GENERATOR: &[Prerequisite] = &[
     Prerequisite::LintTools,
     Prerequisite::RedisServer,
     Prerequisite::OpenSsl,
+    Prerequisite::Java,
+    Prerequisite::Broker,
+];
+
+/// What running the whole application (`up`, the end-to-end benchmarks)
+/// needs.
+pub const APPLICATION: &[Prerequisite] = &[
+    Prerequisite::WasmTarget,
+    Prerequisite::RedisServer,
+    Prerequisite::OpenSsl,
+    Prerequisite::Java,
     Prerequisite::Broker,
 ];
 
@@ -52,7 +66,11 @@ pub fn ensure(needs: &[Prerequisite]) -> Result<()> {
             }
             Prerequisite::LoadGenerator => ("wrk", debian_tool("wrk", "wrk")?),
             Prerequisite::OpenSsl => ("openssl", debian_tool("openssl", "openssl")?),
-            Prerequisite::Broker => ("tansu", tansu::ensure()?),
+            Prerequisite::Java => ("Java and Maven", java_and_maven()?),
+            Prerequisite::Broker => (
+                "Apache Kafka",
+                spinshop_testkit::kafka::install(&env::current_dir()?)?,
+            ),
         };
         if added {
             installed.push(name);
@@ -141,6 +159,44 @@ fn debian_tool(binary: &str, package: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// A Java runtime for the broker (Kafka 4 needs 17 or newer) and Maven to
+/// resolve it, from Debian's packages when missing. A `java` older than 17
+/// on PATH is left alone, with a message (JAVA_HOME may name a newer one).
+fn java_and_maven() -> Result<bool> {
+    let mut added = debian_tool("java", "openjdk-17-jre-headless")?;
+    added |= debian_tool("mvn", "maven")?;
+    let java = env::var_os("JAVA_HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join("bin/java"))
+        .filter(|j| j.is_file())
+        .unwrap_or_else(|| PathBuf::from("java"));
+    let version = Command::new(&java)
+        .arg("-version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .unwrap_or_default();
+    match java_major(&version) {
+        Some(major) if major >= 17 => Ok(added),
+        _ => bail!(
+            "Apache Kafka 4 needs Java 17 or newer; `{} -version` says {:?}: set JAVA_HOME to a newer JDK",
+            java.display(),
+            version.lines().next().unwrap_or_default()
+        ),
+    }
+}
+
+/// The major version in `java -version`'s first line (`openjdk version
+/// "17.0.15" ...`, or `"1.8.0_..."` for 8).
+fn java_major(version: &str) -> Option<u32> {
+    let quoted = version.lines().next()?.split('"').nth(1)?;
+    let mut parts = quoted.split('.');
+    let first: u32 = parts.next()?.parse().ok()?;
+    if first == 1 {
+        return parts.next()?.parse().ok();
+    }
+    Some(first)
+}
+
 /// The commands a non-root user should run.
 fn apt_command_line(package: &str, sudo: &str) -> String {
     format!("{sudo}apt-get update && {sudo}apt-get install -y --no-install-recommends {package}")
@@ -187,6 +243,17 @@ mod tests {
             apt_command_line("redis-server", "sudo "),
             "sudo apt-get update && sudo apt-get install -y --no-install-recommends redis-server"
         );
+    }
+
+    #[test]
+    fn reads_the_java_major_version() {
+        assert_eq!(
+            java_major("openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime"),
+            Some(17)
+        );
+        assert_eq!(java_major("openjdk version \"25\" 2025-09-16"), Some(25));
+        assert_eq!(java_major("java version \"1.8.0_392\""), Some(8));
+        assert_eq!(java_major("bash: java: command not found"), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: what CI runs. Set-up, formatting, the build, clippy
-//! with warnings as errors, then every test in the workspace, with the
-//! broker's path in `TANSU_BIN`; each step timed, the first failure ends
-//! the run.
+//! with warnings as errors, then every test in the workspace (the broker's
+//! jars in `SPINSHOP_KAFKA_LIBS`), and, when `SPIN_BIN` names a Spin CLI,
+//! the end-to-end suite again on real Spin; each step timed, the first
+//! failure ends the run.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,6 @@ use crate::compile;
 use crate::process;
 use crate::repo::Repo;
 use crate::setup;
-use crate::tansu;
 
 /// Runs every step; `cargo_test_args` go to `cargo test`.
 pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
@@ -33,17 +33,36 @@ pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
             "warnings",
         ]))
     })?;
+    let kafka_libs = spinshop_testkit::kafka::libs_dir(repo.root())?;
     steps.run("tests", || {
-        // The end-to-end and bridge tests start the broker themselves.
-        let tansu = tansu::required_binary()?;
-        eprintln!("TANSU_BIN={}", tansu.display());
+        // The end-to-end and bridge tests start brokers themselves.
+        eprintln!("SPINSHOP_KAFKA_LIBS={}", kafka_libs.display());
         process::run(
             repo.cargo()
                 .args(["test", "--workspace", "--release"])
                 .args(cargo_test_args)
-                .env("TANSU_BIN", tansu),
+                .env("SPINSHOP_KAFKA_LIBS", &kafka_libs),
         )
     })?;
+    match spinshop_testkit::Runtime::spin_from_env() {
+        Some(spinshop_testkit::Runtime::Spin(spin)) => steps.run("on Spin", || {
+            eprintln!(
+                "SPIN_BIN={}: the end-to-end suite on `spin up`",
+                spin.display()
+            );
+            process::run(
+                repo.cargo()
+                    .args(["test", "--release", "-p", "spinshop-tests"])
+                    .args(cargo_test_args)
+                    .env("SPINSHOP_KAFKA_LIBS", &kafka_libs)
+                    .env(spinshop_testkit::host::RUNTIME_VARIABLE, "spin"),
+            )
+        })?,
+        _ => eprintln!(
+            "\nSPIN_BIN is not set: skipping the end-to-end pass on real Spin \
+             (set SPIN_BIN to a `spin` CLI, 3.6 or 4.x, to run it)"
+        ),
+    }
     steps.summary("passed");
     Ok(())
 }

@@ -1,102 +1,158 @@
-//! `cargo xtask bench bridge`: events end to end through the broker and
-//! `kafka-bridge`. Starts a private Redis, broker, host (the real
-//! `spin.toml` application, on scratch databases) and bridge on free ports,
-//! creates products through the catalog API from several clients at once,
-//! and times until inventory has a stock record for every one of them: each
-//! is a `catalog.product_created` event drained from the catalog's outbox,
-//! produced to Kafka, consumed and posted to inventory. The bridge's own
-//! relay latency comes from its `/metrics`. Figures go to
-//! `bench/RESULTS.md`.
+//! `cargo xtask bench bridge`: events through the real plumbing, catalog
+//! outbox -> kafka-bridge -> Kafka -> kafka-bridge -> inventory, measured
+//! two ways: a steady stream of product creations at a fixed rate (the
+//! relay hop's latency, outbox row committed -> subscriber 2xx, from the
+//! bridge's histogram), and a backlog (the outbox filled while the bridge
+//! is down, then drained by a fresh bridge: events/s).
 
-use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
+use futures::StreamExt as _;
 
-use super::api::Admin;
 use super::app_stack::AppStack;
-use super::drive::drive;
+use super::client::{ms, quantile, Api, ADMIN_EMAIL};
 use super::histogram::Histogram;
+use super::load::open_loop;
 use super::results::{self, Machine};
-use crate::net;
-use crate::process::{self, Service};
 use crate::repo::Repo;
-use crate::stack;
-use crate::tansu;
 
-/// How many events to push.
+/// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeOptions {
-    /// Products created, so `catalog.product_created` events relayed.
+    /// Events queued for the backlog drain.
     pub events: u32,
+    /// Product creations per second in the steady stream.
+    pub rate: u32,
+    /// How long the steady stream runs.
+    pub seconds: u32,
 }
 
 impl Default for BridgeOptions {
     fn default() -> Self {
-        Self { events: 5000 }
+        Self {
+            events: 5000,
+            rate: 100,
+            seconds: 15,
+        }
     }
 }
 
-/// Concurrent API clients creating products.
-const CLIENTS: usize = 8;
-/// How often inventory is listed while waiting.
-const POLL: Duration = Duration::from_millis(200);
-/// The bridge's relay latency histogram.
 pub(crate) const RELAY_LATENCY: &str = "bridge_relay_latency_seconds";
 /// No rate limit to speak of for the bench's clients (all on one address).
 pub(crate) const RATE_LIMIT: (&str, &str) = ("SPIN_VARIABLE_RATE_LIMIT_DEFAULT", "1000000/1000000");
+/// The one hop measured: the catalog's events reaching inventory.
+const HOP: &str = "topic=\"catalog.events\",component=\"inventory\"";
+/// Requests in flight while the backlog is queued.
+const QUEUEING: usize = 16;
 
-/// Builds, starts the stack, runs the load, records the figures and stops
-/// everything.
+/// The steady stream's figures.
+#[derive(Debug, Clone)]
+struct Stream {
+    created: usize,
+    /// The relay hop over the stream.
+    hop: Option<Histogram>,
+    /// `POST /api/catalog` answer times, sorted.
+    post: Vec<Duration>,
+    late: Duration,
+}
+
+/// The backlog's figures.
+#[derive(Debug, Clone, Copy)]
+struct Backlog {
+    events: u32,
+    /// From starting the bridge until the last event reached inventory.
+    from_start: Duration,
+    /// From the first delivery until the last.
+    from_first: Duration,
+}
+
+/// Builds, starts the stack, runs both measurements, records them.
 pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
-    let mut app = AppStack::start(repo, "bridge")?;
-    let admin = Admin::sign_in(app.host_config.listen)?;
-    eprintln!(
-        "\n==> creating {} products with {CLIENTS} clients; waiting for inventory to have them all",
-        options.events
-    );
-    let timing = measure(&admin, options.events as usize, &mut app.services())?;
-    let metrics = net::get(app.bridge_config.listen, "/metrics")
-        .context("cannot read the bridge's metrics")?;
-    let relay = Histogram::parse(&String::from_utf8_lossy(&metrics.body), RELAY_LATENCY);
+    let mut stack = AppStack::start(repo, "bridge")?;
+    let api = Api::new(stack.app.host.addr)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("async runtime")?;
+    let admin = runtime.block_on(api.sign_in(ADMIN_EMAIL))?;
+    let bridge_metrics = |addr: std::net::SocketAddr| {
+        runtime.block_on(async move {
+            Ok::<_, anyhow::Error>(
+                reqwest::get(format!("http://{addr}/metrics"))
+                    .await?
+                    .text()
+                    .await?,
+            )
+        })
+    };
 
-    // A backlog: the same number of events queued in the catalog's outbox
-    // while the bridge is down, then drained by a fresh bridge. This is the
-    // relay's own throughput, without the API's creation rate in front.
-    app.bridge.stop()?;
     eprintln!(
-        "\n==> bridge stopped; queueing {} more events in the outbox",
+        "\n==> steady stream: {} products/s for {} s",
+        options.rate, options.seconds
+    );
+    let before = bridge_metrics(stack.app.bridge.addr)?;
+    let stream = runtime.block_on(steady(&api, &admin, options))?;
+    // Let the last events land before reading the histogram.
+    runtime.block_on(wait_delivered(
+        stack.app.bridge.addr,
+        delivered(&before) + stream.created as f64,
+    ))?;
+    let after = bridge_metrics(stack.app.bridge.addr)?;
+    let hop = Histogram::parse_matching(&after, RELAY_LATENCY, HOP)
+        .map(|h| h.since(Histogram::parse_matching(&before, RELAY_LATENCY, HOP).as_ref()));
+    let stream = Stream { hop, ..stream };
+
+    eprintln!(
+        "\n==> backlog: bridge stopped; queueing {} events in the catalog's outbox",
         options.events
     );
-    create_backlog(&admin, options.events as usize)?;
-    let drain_started = Instant::now();
-    app.bridge = stack::start_bridge(repo, &app.bridge_config)?;
-    wait_for_inventory(&admin, 2 * options.events as usize, &mut app.services())?;
+    stack.app.bridge.terminate();
+    runtime.block_on(queue(&api, &admin, options.events as usize))?;
+    let started = Instant::now();
+    stack.app.bridge.restart();
+    let addr = stack.app.bridge.addr;
+    let (first, last) = runtime.block_on(async {
+        let mut first = None;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let text = reqwest::get(format!("http://{addr}/metrics"))
+                .await?
+                .text()
+                .await?;
+            let n = delivered(&text);
+            if first.is_none() && n > 0.0 {
+                first = Some(Instant::now());
+            }
+            if n >= f64::from(options.events) {
+                return Ok::<_, anyhow::Error>((
+                    first.unwrap_or_else(Instant::now),
+                    Instant::now(),
+                ));
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "only {n} of {} events drained in ten minutes",
+                    options.events
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })?;
     let backlog = Backlog {
         events: options.events,
-        drained: drain_started.elapsed(),
+        from_start: last.duration_since(started),
+        from_first: last.duration_since(first),
     };
+    let commands = stack.commands(format!(
+        "cargo xtask bench bridge --events {} --rate {} --seconds {}",
+        options.events, options.rate, options.seconds
+    ));
+    stack.stop()?;
 
-    let run = Run {
-        when: SystemTime::now(),
-        machine: Machine::describe(None),
-        events: options.events,
-        clients: CLIENTS,
-        timing,
-        relay,
-        backlog: Some(backlog),
-        commands: app.commands(
-            repo,
-            format!("cargo xtask bench bridge --events {}", options.events),
-        ),
-    };
-    app.stop()?;
-
-    let section = section(&run);
+    let section = section(&stream, &backlog, options, &commands);
     let results_file = repo.root().join("bench/RESULTS.md");
     results::append(&results_file, &section)?;
     println!("{section}");
@@ -104,414 +160,178 @@ pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
     Ok(())
 }
 
-/// Every SQLite database and key-value store of the app's runtime config,
-/// as a file under `data/` next to the generated config (the host resolves
-/// paths against the config's directory).
-pub(crate) fn scratch_runtime_config(source: &str) -> Result<String> {
-    let mut out = String::from(
-        "# Generated by `cargo xtask bench`: the stores of runtime-config.toml,\n\
-         # on scratch files.\n",
-    );
-    for line in source.lines() {
-        let line = line.trim();
-        let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
-            continue;
-        };
-        let (kind, label) = header
-            .split_once('.')
-            .with_context(|| format!("unexpected section {line} in runtime-config.toml"))?;
-        let file = match kind {
-            "sqlite_database" => format!("data/{label}.db"),
-            "key_value_store" => format!("data/kv-{label}.db"),
-            _ => bail!(
-                "runtime-config.toml has a section {line} that `bench bridge` cannot move \
-                 to scratch files; teach xtask/src/bench/bridge.rs about it"
-            ),
-        };
-        let _ = writeln!(
-            out,
-            "\n[{kind}.{label}]\ntype = \"spin\"\npath = \"{file}\""
-        );
+/// Catalog events inventory has taken, per the bridge (this bridge
+/// process: a restarted bridge counts from zero).
+fn delivered(metrics: &str) -> f64 {
+    spinshop_testkit::metric_sum(metrics, "bridge_delivered_total", HOP)
+}
+
+async fn wait_delivered(addr: std::net::SocketAddr, target: f64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await?
+            .text()
+            .await?;
+        if delivered(&text) >= target {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the stream's events did not all reach inventory in two minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(out)
 }
 
-/// How long things took.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Timing {
-    /// From the first request until every product was created.
-    created: Duration,
-    /// From the first request until inventory had every product.
-    delivered: Duration,
-}
-
-/// Creates `events` products from [`CLIENTS`] threads while this thread
-/// lists inventory until it has them all; fails if a service exits.
-fn measure(admin: &Admin, events: usize, services: &mut [&mut Service]) -> Result<Timing> {
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let created_ids = Mutex::new(Vec::with_capacity(events));
-    let deadline = Duration::from_secs(120) + Duration::from_millis(50) * events as u32;
-    let started = Instant::now();
-    // Each client: create products until there are `events`, then say when
-    // it finished.
-    let client = || -> Result<Duration> {
-        loop {
-            let n = next.fetch_add(1, Ordering::SeqCst);
-            if n >= events {
-                return Ok(started.elapsed());
-            }
-            if stop.load(Ordering::SeqCst) || process::interrupted() {
-                // Another client's error, or the user's Ctrl-C, says why.
-                return Ok(started.elapsed());
-            }
-            let created = admin.create_product(n);
-            if created.is_err() {
-                stop.store(true, Ordering::SeqCst);
-            }
-            created_ids
-                .lock()
-                .map_err(|_| anyhow!("a client panicked"))?
-                .push(created?);
-        }
-    };
-    let mut last_report = Instant::now();
-    let (created, delivered) = drive(CLIENTS, &stop, services, POLL, client, |created| {
-        let listed = admin.inventory_ids()?.len();
-        if created.is_some() && listed >= events {
-            return Ok(Some(started.elapsed()));
-        }
-        if started.elapsed() > deadline {
-            bail!(
-                "inventory had {listed} of {events} products after {} s",
-                deadline.as_secs()
-            );
-        }
-        if last_report.elapsed() >= Duration::from_secs(5) {
-            eprintln!(
-                "{:>6.1} s: {} created, {listed} in inventory",
-                started.elapsed().as_secs_f64(),
-                next.load(Ordering::SeqCst).min(events)
-            );
-            last_report = Instant::now();
-        }
-        Ok(None)
-    })?;
-    let ids = created_ids
-        .into_inner()
-        .map_err(|_| anyhow!("a client panicked"))?;
-    check_every_product(admin, &ids)?;
-    Ok(Timing { created, delivered })
-}
-
-/// Creates `events` more products from [`CLIENTS`] threads, as fast as the
-/// API takes them.
-fn create_backlog(admin: &Admin, events: usize) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    thread::scope(|scope| {
-        let clients: Vec<_> = (0..CLIENTS)
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    loop {
-                        let n = next.fetch_add(1, Ordering::SeqCst);
-                        if n >= events || process::interrupted() {
-                            return Ok(());
-                        }
-                        admin.create_product(events + n)?;
-                    }
-                })
-            })
-            .collect();
-        for c in clients {
-            c.join().map_err(|_| anyhow!("a client panicked"))??;
-        }
-        Ok(())
+async fn steady(api: &Api, admin: &str, options: &BridgeOptions) -> Result<Stream> {
+    let count = (options.rate * options.seconds) as usize;
+    let calls = open_loop(f64::from(options.rate), count, |i| {
+        let (api, admin) = (api.clone(), admin.to_owned());
+        async move { api.create_product(&admin, &format!("Stream {i}"), 10).await }
+    })
+    .await;
+    let mut post = Vec::with_capacity(count);
+    let mut late = Duration::ZERO;
+    let mut created = 0;
+    for call in calls {
+        late = late.max(call.late);
+        post.push(call.took);
+        call.result?;
+        created += 1;
+    }
+    post.sort_unstable();
+    Ok(Stream {
+        created,
+        hop: None,
+        post,
+        late,
     })
 }
 
-/// Lists inventory until it has `events` products; fails if a service
-/// exits or it takes unreasonably long.
-fn wait_for_inventory(admin: &Admin, events: usize, services: &mut [&mut Service]) -> Result<()> {
-    let deadline =
-        Instant::now() + Duration::from_secs(120) + Duration::from_millis(20) * events as u32;
-    loop {
-        let listed = admin.inventory_ids()?.len();
-        if listed >= events {
-            return Ok(());
-        }
-        for service in services.iter_mut() {
-            service.check_running()?;
-        }
-        if process::interrupted() {
-            bail!("interrupted");
-        }
-        if Instant::now() > deadline {
-            bail!("inventory had {listed} of {events} products in time");
-        }
-        thread::sleep(POLL / 4);
-    }
-}
-
-/// A backlog drained by a freshly started bridge.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Backlog {
-    events: u32,
-    /// From starting the bridge until inventory had every product.
-    drained: Duration,
-}
-
-/// Inventory lists exactly the products created, and answers for them one
-/// by one (the first and the last are asked).
-fn check_every_product(admin: &Admin, ids: &[String]) -> Result<()> {
-    let listed: HashSet<String> = admin.inventory_ids()?.into_iter().collect();
-    let missing = ids.iter().filter(|id| !listed.contains(*id)).count();
-    if missing > 0 || listed.len() != ids.len() {
-        bail!(
-            "inventory lists {} products, {missing} of the {} created missing",
-            listed.len(),
-            ids.len()
-        );
-    }
-    for id in [ids.first(), ids.last()].into_iter().flatten() {
-        if !admin.stock_visible(id)? {
-            bail!("GET /api/inventory/{id} did not answer 200 although inventory lists it");
-        }
+async fn queue(api: &Api, admin: &str, events: usize) -> Result<()> {
+    let mut creations = futures::stream::iter(0..events)
+        .map(|i| {
+            let (api, admin) = (api.clone(), admin.to_owned());
+            async move {
+                api.create_product(&admin, &format!("Backlog {i}"), 10)
+                    .await
+            }
+        })
+        .buffer_unordered(QUEUEING);
+    while let Some(made) = creations.next().await {
+        made?;
     }
     Ok(())
 }
 
-/// Everything a section shows.
-#[derive(Debug, Clone)]
-struct Run {
-    when: SystemTime,
-    machine: Machine,
-    events: u32,
-    clients: usize,
-    timing: Timing,
-    relay: Option<Histogram>,
-    backlog: Option<Backlog>,
-    commands: Vec<String>,
+/// Seconds as milliseconds with one decimal.
+pub(crate) fn millis(seconds: f64) -> String {
+    format!("{:.1}", seconds * 1000.0)
 }
 
-/// The Markdown section for one run.
-fn section(run: &Run) -> String {
-    let m = &run.machine;
-    let t = &run.timing;
+fn section(
+    stream: &Stream,
+    backlog: &Backlog,
+    options: &BridgeOptions,
+    commands: &[String],
+) -> String {
+    let m = Machine::describe(None);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "\n## {} · kafka-bridge\n",
-        results::utc_minute(run.when)
+        "\n## Bridge: {} ({})\n",
+        results::utc_minute(SystemTime::now()),
+        m.commit
     );
     let _ = writeln!(
         out,
         "- Machine: {}, nproc {}, {}",
         m.cpu_model, m.cpus, m.kernel
     );
-    let _ = writeln!(out, "- Build: {}; commit {}", m.rustc, m.commit);
     let _ = writeln!(
         out,
-        "- Broker: tansu {} (SQLite storage); the app is `spin.toml` on spinshop-host",
-        tansu::VERSION
+        "- Broker: Apache Kafka {} (KRaft, one node); the app is `spin.toml` on spinshop-host; \
+         host, Redis, Kafka, the bridge and the load generator share the machine",
+        super::kafka_version()
     );
-    let _ = writeln!(
-        out,
-        "- Load: {} products created with `POST /api/catalog` by {} concurrent clients \
-         (one connection per request); each is a `catalog.product_created` event that the \
-         bridge relays from the catalog's outbox through Kafka to inventory\n",
-        run.events, run.clients
-    );
-    out.push_str(
-        "| events | all created after | all in inventory after | events/s end to end | relay p50 | relay p99 | relayed |\n",
-    );
-    out.push_str("|---:|---:|---:|---:|---:|---:|---:|\n");
-    let (p50, p99, relayed) = match &run.relay {
-        Some(h) => (
-            h.quantile(0.5).map_or_else(|| "-".to_owned(), millis),
-            h.quantile(0.99).map_or_else(|| "-".to_owned(), millis),
-            format!("{:.0}", h.count()),
-        ),
-        None => ("-".to_owned(), "-".to_owned(), "-".to_owned()),
+    let hop = stream.hop.as_ref();
+    let q = |x: f64| {
+        hop.and_then(|h| h.quantile(x))
+            .map_or("-".to_owned(), millis)
     };
     let _ = writeln!(
         out,
-        "| {} | {:.2} s | {:.2} s | {:.0} | {p50} | {p99} | {relayed} |",
-        run.events,
-        t.created.as_secs_f64(),
-        t.delivered.as_secs_f64(),
-        f64::from(run.events) / t.delivered.as_secs_f64().max(f64::EPSILON),
+        "- Steady stream: {} products created at {}/s (open loop, {} s); relay hop catalog \
+         outbox -> Kafka -> inventory 2xx: p50 {} ms, p99 {} ms over {} deliveries; \
+         `POST /api/catalog` p50 {} ms, p99 {} ms; load generator lag max {} ms",
+        stream.created,
+        options.rate,
+        options.seconds,
+        q(0.5),
+        q(0.99),
+        hop.map_or(0.0, Histogram::count),
+        ms(quantile(&stream.post, 0.5)),
+        ms(quantile(&stream.post, 0.99)),
+        ms(Some(stream.late))
     );
-    out.push('\n');
-    out.push_str(
-        "End to end is from the first create request until a listing of \
-         `GET /api/inventory` (polled every 200 ms) shows every product. ",
+    let per_second = |d: Duration| f64::from(backlog.events) / d.as_secs_f64().max(1e-9);
+    let _ = writeln!(
+        out,
+        "- Backlog: {} events queued in the catalog's outbox with the bridge down, drained by a \
+         fresh bridge to inventory: {:.0} events/s from its start ({:.2} s, group join included), \
+         {:.0} events/s from its first delivery ({:.2} s)",
+        backlog.events,
+        per_second(backlog.from_start),
+        backlog.from_start.as_secs_f64(),
+        per_second(backlog.from_first),
+        backlog.from_first.as_secs_f64()
     );
-    match &run.relay {
-        Some(_) => {
-            let _ = writeln!(
-                out,
-                "Relay p50/p99 are interpolated from the bridge's `{RELAY_LATENCY}` \
-                 histogram, summed over its labels; relayed is its count: every delivery \
-                 to a subscribed component, of these events and of those they cause."
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "Relay latency was not reported (no `{RELAY_LATENCY}` in the bridge's metrics)."
-            );
-        }
+    let _ = writeln!(out, "\nCommands:\n");
+    for c in commands {
+        let _ = writeln!(out, "    {c}");
     }
-    if let Some(b) = &run.backlog {
-        let _ = writeln!(
-            out,
-            "\nBacklog: {} more events queued in the catalog's outbox while the bridge was \
-             stopped were drained by a freshly started bridge (start-up included) into \
-             inventory in {:.2} s: **{:.0} events/s** through outbox -> Kafka -> component.",
-            b.events,
-            b.drained.as_secs_f64(),
-            f64::from(b.events) / b.drained.as_secs_f64().max(1e-9)
-        );
-    }
-    out.push_str("\nCommands, from the repository root:\n\n```sh\n");
-    for command in &run.commands {
-        let _ = writeln!(out, "{command}");
-    }
-    out.push_str("```\n");
     out
-}
-
-pub(crate) fn millis(seconds: f64) -> String {
-    format!("{:.2} ms", seconds * 1e3)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::UNIX_EPOCH;
-
     use super::*;
 
     #[test]
-    fn moves_every_store_to_scratch_files() -> Result<()> {
-        let source = "# comment\n[sqlite_database.ops]\ntype = \"spin\"\npath = \".spinshop/data/ops.db\"\n\n[key_value_store.cache]\ntype = \"redis\"\nurl = \"redis://x\"\n";
-        let text = scratch_runtime_config(source)?;
-        assert!(
-            text.contains("[sqlite_database.ops]\ntype = \"spin\"\npath = \"data/ops.db\"\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "[key_value_store.cache]\ntype = \"spin\"\npath = \"data/kv-cache.db\"\n"
-            ),
-            "{text}"
-        );
-        assert!(!text.contains(".spinshop/data"), "{text}");
-        assert!(scratch_runtime_config("[llm_compute]\ntype = \"x\"\n").is_err());
-        Ok(())
-    }
-
-    /// Just enough of the app for [`measure`]: products are in inventory
-    /// as soon as they are created; creating number `fail_at` fails.
-    fn fake_app(fail_at: usize) -> Result<std::net::SocketAddr> {
-        use std::sync::Arc;
-
-        let products = Mutex::new(Vec::<String>::new());
-        let handler = move |method: &str, path: &str, head: &str| -> (u16, String) {
-            let admin = head.contains("Authorization: Bearer token-1");
-            let Ok(mut products) = products.lock() else {
-                return (500, "{}".to_owned());
-            };
-            match (method, path) {
-                ("POST", "/api/auth/register") => (201, "{}".to_owned()),
-                ("POST", "/api/auth/login") => (200, r#"{"access_token":"token-1"}"#.to_owned()),
-                ("POST", "/api/catalog") if products.len() == fail_at => {
-                    (500, r#"{"title":"broken"}"#.to_owned())
-                }
-                ("POST", "/api/catalog") if admin => {
-                    let id = format!("p{}", products.len());
-                    products.push(id.clone());
-                    (201, format!(r#"{{"brand":"b","id":"{id}"}}"#))
-                }
-                ("GET", "/api/inventory?limit=200") if admin => {
-                    let items: Vec<_> = products
-                        .iter()
-                        .map(|id| format!(r#"{{"available":10,"product_id":"{id}"}}"#))
-                        .collect();
-                    (
-                        200,
-                        format!(r#"{{"items":[{}],"next_cursor":null}}"#, items.join(",")),
-                    )
-                }
-                ("GET", path) if admin && path.starts_with("/api/inventory/p") => {
-                    (200, "{}".to_owned())
-                }
-                _ => (401, "{}".to_owned()),
-            }
-        };
-        crate::bench::fake_app::serve(Arc::new(handler))
-    }
-
-    #[test]
-    fn measures_against_the_api() -> Result<()> {
-        let admin = Admin::sign_in(fake_app(usize::MAX)?)?;
-        let timing = measure(&admin, 40, &mut [])?;
-        assert!(timing.created <= timing.delivered, "{timing:?}");
-        Ok(())
-    }
-
-    #[test]
-    fn a_failed_create_ends_the_run() -> Result<()> {
-        let admin = Admin::sign_in(fake_app(10)?)?;
-        let error = measure(&admin, 40, &mut []).err().context("should fail")?;
-        let message = format!("{error:#}");
-        assert!(
-            message.contains("POST /api/catalog answered 500"),
-            "{message}"
-        );
-        Ok(())
-    }
-
-    #[test]
     fn a_section_has_the_figures_and_commands() {
-        let metrics = "bridge_relay_latency_seconds_bucket{le=\"0.01\"} 2500\nbridge_relay_latency_seconds_bucket{le=\"0.1\"} 5000\nbridge_relay_latency_seconds_bucket{le=\"+Inf\"} 5000\n";
-        let run = Run {
-            when: UNIX_EPOCH + Duration::from_secs(1_776_693_780),
-            machine: Machine {
-                cpus: "2".into(),
-                cpu_model: "AMD EPYC 7B13".into(),
-                kernel: "Linux 6.1.0".into(),
-                rustc: "rustc 1.95.0".into(),
-                wrk: "unknown".into(),
-                commit: "0123456789ab".into(),
-            },
-            events: 5000,
-            clients: 8,
-            timing: Timing {
-                created: Duration::from_millis(8_000),
-                delivered: Duration::from_millis(10_000),
-            },
-            relay: Histogram::parse(metrics, RELAY_LATENCY),
-            backlog: Some(Backlog {
-                events: 5000,
-                drained: Duration::from_millis(2_500),
-            }),
-            commands: vec!["cargo xtask bench bridge --events 5000".into()],
+        let metrics = "bridge_relay_latency_seconds_bucket{topic=\"catalog.events\",component=\"inventory\",le=\"0.01\"} 9\n\
+                       bridge_relay_latency_seconds_bucket{topic=\"catalog.events\",component=\"inventory\",le=\"+Inf\"} 10\n";
+        let stream = Stream {
+            created: 10,
+            hop: Histogram::parse_matching(metrics, RELAY_LATENCY, HOP),
+            post: vec![Duration::from_millis(4)],
+            late: Duration::from_millis(1),
         };
-        let text = section(&run);
+        let backlog = Backlog {
+            events: 5000,
+            from_start: Duration::from_secs(2),
+            from_first: Duration::from_secs(1),
+        };
+        let text = section(
+            &stream,
+            &backlog,
+            &BridgeOptions::default(),
+            &["cargo xtask bench bridge".to_owned()],
+        );
+        assert!(text.contains("over 10 deliveries"), "{text}");
+        assert!(text.contains("2500 events/s from its start"), "{text}");
         assert!(
-            text.contains("## 2026-04-20 14:03 UTC · kafka-bridge"),
+            text.contains("5000 events/s from its first delivery"),
             "{text}"
         );
-        assert!(
-            text.contains("| 5000 | 8.00 s | 10.00 s | 500 | 10.00 ms | 98.20 ms | 5000 |"),
-            "{text}"
-        );
-        assert!(
-            text.contains("```sh\ncargo xtask bench bridge --events 5000\n```"),
-            "{text}"
-        );
-        assert!(text.contains("in 2.50 s: **2000 events/s**"), "{text}");
-        let without = Run { relay: None, ..run };
-        assert!(section(&without).contains("| 500 | - | - | - |"));
+        assert!(text.contains("    cargo xtask bench bridge"));
+    }
+
+    #[test]
+    fn delivered_counts_only_the_measured_hop() {
+        let metrics =
+            "bridge_delivered_total{topic=\"catalog.events\",component=\"inventory\"} 7\n\
+                       bridge_delivered_total{topic=\"catalog.events\",component=\"audit\"} 9\n";
+        assert_eq!(delivered(metrics), 7.0);
     }
 }

@@ -16,6 +16,12 @@ impl Histogram {
     /// The `<name>_bucket{...,le="..."} <count>` lines of `metrics`, or
     /// `None` if there are none.
     pub fn parse(metrics: &str, name: &str) -> Option<Self> {
+        Self::parse_matching(metrics, name, "")
+    }
+
+    /// [`Self::parse`], of the series whose labels contain `filter` (such
+    /// as `component="inventory"`).
+    pub fn parse_matching(metrics: &str, name: &str, filter: &str) -> Option<Self> {
         let prefix = format!("{name}_bucket{{");
         // Bounds as text keys would sort wrongly; f64 bits of non-negative
         // bounds sort like the numbers (and +Inf last).
@@ -27,6 +33,9 @@ impl Histogram {
             let Some((labels, value)) = rest.rsplit_once('}') else {
                 continue;
             };
+            if !labels.contains(filter) {
+                continue;
+            }
             let (Some(bound), Some(count)) = (le(labels), sample_value(value)) else {
                 continue;
             };
@@ -44,6 +53,25 @@ impl Histogram {
                 .map(|(bits, count)| (f64::from_bits(bits), count))
                 .collect(),
         })
+    }
+
+    /// What was observed since `earlier` (a snapshot of the same series).
+    pub fn since(&self, earlier: Option<&Self>) -> Self {
+        let before = |bound: f64| {
+            earlier.map_or(0.0, |e| {
+                e.buckets
+                    .iter()
+                    .find(|(b, _)| *b == bound)
+                    .map_or(0.0, |(_, c)| *c)
+            })
+        };
+        Self {
+            buckets: self
+                .buckets
+                .iter()
+                .map(|&(bound, count)| (bound, (count - before(bound)).max(0.0)))
+                .collect(),
+        }
     }
 
     /// Observations in all: the `+Inf` bucket (else the largest).
