@@ -6,6 +6,7 @@
 mod bench;
 mod compile;
 mod net;
+mod oci;
 mod process;
 mod repo;
 mod secrets;
@@ -13,6 +14,7 @@ mod setup;
 mod stack;
 mod tansu;
 mod test;
+mod tofu;
 mod up;
 
 use std::process::ExitCode;
@@ -29,13 +31,16 @@ USAGE:
     cargo xtask <COMMAND>
 
 COMMANDS:
-    setup                 add the wasm32-wasip2 target, rustfmt, clippy, redis-server and openssl
-                          if missing, and build the tansu broker once (~15-20 min, then cached)
+    setup                 add the wasm32-wasip2 target, rustfmt, clippy, redis-server, openssl and
+                          docker-registry if missing, and build the tansu broker once (~15-20 min,
+                          then cached) and OpenTofu with its providers from the Go module proxy
+                          (needs Go >= 1.21 on PATH; once, then cached)
     build                 setup, then build the components (wasm32-wasip2), spinshop-host and
                           kafka-bridge (release)
     up                    build, start Redis, the tansu broker on 127.0.0.1:9092, spinshop-host on
                           127.0.0.1:3000 and kafka-bridge on 127.0.0.1:9095; Ctrl-C stops them all
-    test [-- <ARGS>...]   setup, rustfmt check, build, clippy -D warnings, every test in the workspace
+    test [-- <ARGS>...]   setup, rustfmt check, OpenTofu checks of infra/terraform (fmt, init,
+                          validate, plan), build, clippy -D warnings, every test in the workspace
                           (with the broker's path in TANSU_BIN);
                           ARGS go to `cargo test --workspace --release`
     bench host [OPTIONS]  load spinshop-host with wrk; appends the figures to bench/RESULTS.md
@@ -51,6 +56,13 @@ COMMANDS:
                           bench/RESULTS.md
         --orders <N>          orders placed, one unit of one product each [default: 300]
         --concurrency <N>     clients placing orders at once [default: 16]
+    package               build the components and write the app's OCI image (what SpinKube runs)
+                          to target/oci/spinshop; prints its digest, the same for the same inputs
+    push --registry <HOST/REPO[:TAG]>
+                          package, then push the image (tag: the app's version unless given);
+                          prints the `image@sha256:...` reference for infra/terraform's app stage;
+                          loopback registries use HTTP; credentials from SPINSHOP_REGISTRY_USERNAME
+                          and SPINSHOP_REGISTRY_PASSWORD if set
 
 ENVIRONMENT (up):
     SPINSHOP_LISTEN           the application's address [default: 127.0.0.1:3000]
@@ -61,7 +73,8 @@ ENVIRONMENT (up):
     SPINSHOP_HOST_LOG_TO_TERMINAL  set: the host's request log goes to the terminal, not .spinshop/logs/host.log
 
 ENVIRONMENT (setup, up, test, bench bridge, bench saga):
-    SPINSHOP_CACHE_DIR        where tansu is installed, under tools/ [default: ~/.cache/spinshop]
+    SPINSHOP_CACHE_DIR        where tansu, OpenTofu and its providers are installed, under tools/
+                              [default: ~/.cache/spinshop]
 ";
 
 /// What the command line asks for.
@@ -74,6 +87,8 @@ enum Command {
     BenchHost(BenchOptions),
     BenchBridge(BridgeOptions),
     BenchSaga(SagaOptions),
+    Package,
+    Push { target: oci::Target },
     Help,
 }
 
@@ -115,6 +130,13 @@ fn parse_args(args: &[String]) -> Result<Command> {
                 "unknown benchmark {target:?}; there are `bench host`, `bench bridge` and `bench saga`"
             ),
             None => bail!("`bench` needs a target: `bench host`, `bench bridge` or `bench saga`"),
+        },
+        "package" => no_more(rest).map(|()| Command::Package),
+        "push" => match rest {
+            [flag, target] if flag == "--registry" => Ok(Command::Push {
+                target: oci::Target::parse(target)?,
+            }),
+            _ => bail!("`push` takes exactly `--registry HOST/REPO[:TAG]`"),
         },
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => bail!("unknown command {other:?}"),
@@ -197,6 +219,8 @@ fn run(command: Command) -> Result<()> {
         Command::BenchHost(options) => bench::host(&repo, &options),
         Command::BenchBridge(options) => bench::bridge(&repo, &options),
         Command::BenchSaga(options) => bench::saga(&repo, &options),
+        Command::Package => oci::package(&repo),
+        Command::Push { target } => oci::push(&repo, &target),
         Command::Help => Ok(()),
     }
 }
@@ -312,6 +336,18 @@ mod tests {
     }
 
     #[test]
+    fn push_needs_a_registry_target() -> Result<()> {
+        assert_eq!(parse("package").ok(), Some(Command::Package));
+        assert_eq!(
+            parse("push --registry localhost:5001/spinshop:dev").ok(),
+            Some(Command::Push {
+                target: oci::Target::parse("localhost:5001/spinshop:dev")?
+            })
+        );
+        Ok(())
+    }
+
+    #[test]
     fn rejects_what_it_does_not_understand() {
         for line in [
             "deploy",
@@ -336,6 +372,12 @@ mod tests {
             "bench saga --concurrency lots",
             "bench saga --events 100",
             "bench saga 300",
+            "package now",
+            "push",
+            "push localhost:5001/spinshop",
+            "push --registry",
+            "push --registry spinshop",
+            "push --registry localhost:5001/spinshop extra",
         ] {
             assert!(parse(line).is_err(), "{line:?} should be rejected");
         }

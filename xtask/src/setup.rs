@@ -28,6 +28,10 @@ pub enum Prerequisite {
     OpenSsl,
     /// The tansu Kafka-protocol broker (`cargo install`, cached per machine).
     Broker,
+    /// `docker-registry` on PATH (Debian package), for the image tests.
+    DockerRegistry,
+    /// OpenTofu and its providers, built from the Go module proxy (cached).
+    OpenTofu,
 }
 
 /// What `cargo xtask setup` ensures: everything but the benchmark's tool.
@@ -37,6 +41,8 @@ pub const ALL_BUT_LOAD_GENERATOR: &[Prerequisite] = &[
     Prerequisite::RedisServer,
     Prerequisite::OpenSsl,
     Prerequisite::Broker,
+    Prerequisite::DockerRegistry,
+    Prerequisite::OpenTofu,
 ];
 
 /// Adds whichever of `needs` is missing, then says what it did.
@@ -53,6 +59,11 @@ pub fn ensure(needs: &[Prerequisite]) -> Result<()> {
             Prerequisite::LoadGenerator => ("wrk", debian_tool("wrk", "wrk")?),
             Prerequisite::OpenSsl => ("openssl", debian_tool("openssl", "openssl")?),
             Prerequisite::Broker => ("tansu", tansu::ensure()?),
+            Prerequisite::DockerRegistry => (
+                "docker-registry",
+                debian_tool("docker-registry", "docker-registry")?,
+            ),
+            Prerequisite::OpenTofu => ("OpenTofu", crate::tofu::tools::ensure()?),
         };
         if added {
             installed.push(name);

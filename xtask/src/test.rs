@@ -1,5 +1,6 @@
-//! `cargo xtask test`: what CI runs. Set-up, formatting, the build, clippy
-//! with warnings as errors, then every test in the workspace, with the
+//! `cargo xtask test`: what CI runs. Set-up, formatting, the OpenTofu
+//! checks of `infra/terraform`, the build, clippy with warnings as errors,
+//! then every test in the workspace, with the
 //! broker's path in `TANSU_BIN`; each step timed, the first failure ends
 //! the run.
 
@@ -21,6 +22,8 @@ pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
     steps.run("rustfmt", || {
         process::run(repo.cargo().args(["fmt", "--all", "--", "--check"]))
     })?;
+    // Needs no cargo build either: OpenTofu was built by setup.
+    steps.run("terraform", || crate::tofu::check::run(repo))?;
     steps.run("build", || compile::everything(repo))?;
     steps.run("clippy", || {
         process::run(repo.cargo().args([

@@ -1,0 +1,134 @@
+//! The image against a real registry: Debian's `docker-registry` (the
+//! CNCF distribution registry), on a loopback port of the test's choosing
+//! with storage of its own.
+
+use std::fs;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+
+use super::testdata::{sample_app, ScratchDir};
+use super::{app, image, registry};
+use crate::net;
+use crate::process::{self, Output, Service};
+use crate::setup::{self, Prerequisite};
+
+const REGISTRY_START: Duration = Duration::from_secs(30);
+
+/// A registry that lives as long as the value.
+struct LocalRegistry {
+    service: Service,
+    port: u16,
+}
+
+impl LocalRegistry {
+    fn start(dir: &ScratchDir) -> Result<Self> {
+        let port = net::free_port()?;
+        let storage = dir.path().join("storage");
+        crate::repo::create_dir(&storage)?;
+        let config = dir.path().join("registry.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: 127.0.0.1:{port}\n",
+                storage.display()
+            ),
+        )?;
+        let mut command = Command::new("docker-registry");
+        command.arg("serve").arg(&config);
+        let mut service = Service::start(
+            "docker-registry",
+            &mut command,
+            Output::File(dir.path().join("registry.log")),
+        )?;
+        process::wait_until(
+            "docker-registry",
+            REGISTRY_START,
+            &mut [&mut service],
+            || net::get(net::loopback(port), "/v2/").is_ok_and(|r| r.is_success()),
+        )?;
+        Ok(Self { service, port })
+    }
+}
+
+#[test]
+fn pushed_images_come_back_whole_under_the_packaged_digest() -> Result<()> {
+    // The same prerequisite `cargo xtask setup` installs; only a machine
+    // where it cannot be installed skips.
+    if let Err(e) = setup::ensure(&[Prerequisite::DockerRegistry]) {
+        eprintln!("SKIPPED: docker-registry is not installed and could not be: {e:#}");
+        return Ok(());
+    }
+    let dir = ScratchDir::new("registry")?;
+    sample_app(&dir)?;
+    let manifest = dir.path().join("spin.toml");
+    let layout = dir.path().join("layout");
+    image::write_layout(&image::build(&app::read(&manifest)?)?, &layout)?;
+    let packaged = image::read_layout(&layout)?;
+    // Packaging again gives the same digest.
+    let again = image::build(&app::read(&manifest)?)?;
+    assert_eq!(again.manifest.digest, packaged.manifest.digest);
+
+    let mut registry_process = LocalRegistry::start(&dir)?;
+    let target = registry::Target::parse(&format!(
+        "127.0.0.1:{}/spinshop/sample",
+        registry_process.port
+    ))?;
+    let pushed = registry::push(&packaged, &target)?;
+    assert_eq!(
+        pushed.pinned,
+        format!(
+            "127.0.0.1:{}/spinshop/sample@{}",
+            registry_process.port, packaged.manifest.digest
+        )
+    );
+    assert_eq!(
+        pushed.tagged,
+        format!("127.0.0.1:{}/spinshop/sample:0.3.0", registry_process.port)
+    );
+
+    // Pull checks every blob's digest and size against the manifest.
+    let pulled = registry::pull(&target, "0.3.0")?;
+    assert_eq!(pulled.manifest.digest, packaged.manifest.digest);
+    assert_eq!(pulled, packaged);
+    let files: Vec<String> = pulled
+        .layers
+        .iter()
+        .map(|layer| image::unpack(&layer.bytes))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .filter(|(_, kind, _)| kind.is_file())
+        .map(|(path, _, _)| path)
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "spin.toml",
+            "target/api.wasm",
+            "target/web.wasm",
+            "web/dist/assets/app.js",
+            "web/dist/index.html"
+        ]
+    );
+
+    // A second push of the same image changes nothing; a tag given in the
+    // target wins over the version.
+    let retagged = registry::Target::parse(&format!(
+        "127.0.0.1:{}/spinshop/sample:candidate",
+        registry_process.port
+    ))?;
+    registry::push(&packaged, &retagged)?;
+    assert_eq!(
+        registry::pull(&retagged, "ignored")?.manifest.digest,
+        packaged.manifest.digest
+    );
+    registry_process.service.check_running()?;
+    registry_process
+        .service
+        .stop()
+        .context("stopping docker-registry")
+}
