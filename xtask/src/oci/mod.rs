@@ -8,6 +8,7 @@
 
 mod app;
 mod image;
+mod layout;
 mod registry;
 #[cfg(test)]
 mod testdata;
@@ -36,7 +37,7 @@ pub fn package(repo: &Repo) -> Result<()> {
     let app = app::read(&repo.root().join("spin.toml"))?;
     let image = image::build(&app)?;
     let dir = layout_dir(repo);
-    image::write_layout(&image, &dir)?;
+    layout::write(&image, &dir)?;
     let size: usize = image.layers.iter().map(|l| l.bytes.len()).sum();
     println!(
         "packaged {} {} into {} ({} layers, {:.1} MB compressed)",
@@ -54,7 +55,7 @@ pub fn package(repo: &Repo) -> Result<()> {
 /// reference for the `app` stage's `image` variable.
 pub fn push(repo: &Repo, target: &Target) -> Result<()> {
     package(repo)?;
-    let image = image::read_layout(&layout_dir(repo))?;
+    let image = layout::read(&layout_dir(repo))?;
     let pushed = registry::push(&image, target)?;
     println!("pushed {}", pushed.tagged);
     println!("image = \"{}\"", pushed.pinned);

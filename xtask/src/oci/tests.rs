@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 
 use super::testdata::{sample_app, ScratchDir};
-use super::{app, image, registry};
+use super::{app, image, layout, registry};
 use crate::net;
 use crate::process::{self, Output, Service};
 use crate::setup::{self, Prerequisite};
@@ -65,9 +65,9 @@ fn pushed_images_come_back_whole_under_the_packaged_digest() -> Result<()> {
     let dir = ScratchDir::new("registry")?;
     sample_app(&dir)?;
     let manifest = dir.path().join("spin.toml");
-    let layout = dir.path().join("layout");
-    image::write_layout(&image::build(&app::read(&manifest)?)?, &layout)?;
-    let packaged = image::read_layout(&layout)?;
+    let layout_dir = dir.path().join("layout");
+    layout::write(&image::build(&app::read(&manifest)?)?, &layout_dir)?;
+    let packaged = layout::read(&layout_dir)?;
     // Packaging again gives the same digest.
     let again = image::build(&app::read(&manifest)?)?;
     assert_eq!(again.manifest.digest, packaged.manifest.digest);

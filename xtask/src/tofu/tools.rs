@@ -6,7 +6,11 @@
 //! The two known traps: OpenTofu's `go.mod` has `replace` lines, which
 //! `go install module@version` refuses, so its module is downloaded and
 //! built from a writable copy; the providers' module paths lack the `/v3`
-//! their release tags need, so they are installed at the tag's commit.
+//! their release tags need, so the proxy knows their releases only as
+//! commits (pseudo-versions). The proxy this project can reach answers
+//! only for commits it has already cached, not for any commit asked of
+//! it; the pins below are those, each the named release (with at most
+//! dependency bumps after it, as its CHANGELOG shows).
 
 use std::env;
 use std::fs;
@@ -26,38 +30,41 @@ const TOFU_LDFLAGS: &str = "-s -w -X github.com/opentofu/opentofu/version.dev=no
 /// The Go that can fetch the toolchain a module asks for (`GOTOOLCHAIN`).
 const MIN_GO_MINOR: u32 = 21;
 
-/// A provider built at the commit of one of its release tags.
+/// A provider built at a commit that carries one of its releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Provider {
     /// The type in `required_providers` (`hashicorp/<name>`).
     pub name: &'static str,
     /// The release, as `versions.tf` pins it.
     pub version: &'static str,
+    /// The module path its `go.mod` declares.
     module: &'static str,
-    /// The commit of tag `v<version>`.
-    commit: &'static str,
+    /// The Go pseudo-version of that commit.
+    pseudo_version: &'static str,
 }
 
 /// Every provider the stages use.
 pub const PROVIDERS: &[Provider] = &[
+    // v3.2.1 and two commits: a grpc security bump, a CODEOWNERS line.
     Provider {
         name: "kubernetes",
         version: "3.2.1",
         module: "github.com/hashicorp/terraform-provider-kubernetes",
-        commit: "28fb611cb6be20c5059efadd6cbf16b9ad64cd6c",
+        pseudo_version: "v1.13.4-0.20260821094251-3a33fb6cc605",
     },
     Provider {
         name: "helm",
-        version: "3.1.2",
+        version: "3.2.0",
         module: "github.com/hashicorp/terraform-provider-helm",
-        commit: "ecffae07748ea9e2e99660e5ad3f852a12fbc5fc",
+        pseudo_version: "v1.3.3-0.20260629194918-a4f1c1d8b008",
     },
     // cluster-addons reads spin-operator's CRDs from its release with it.
+    // The repository moved to hashicorp/; go.mod still says this path.
     Provider {
         name: "http",
-        version: "3.6.0",
+        version: "3.6.1",
         module: "github.com/terraform-providers/terraform-provider-http",
-        commit: "520400d4b2c0bb816f377ff33e1273338baa5f65",
+        pseudo_version: "v1.2.1-0.20260903154542-926109cd8c07",
     },
 ];
 
@@ -278,8 +285,8 @@ fn build_tofu(root: &Path, binary: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `go install <module>@<commit>` into a scratch GOBIN, then moved into
-/// the mirror under its release's name.
+/// `go install <module>@<pseudo-version>` into a scratch GOBIN, then
+/// moved into the mirror under its release's name.
 fn build_provider(root: &Path, provider: &Provider, binary: &Path) -> Result<()> {
     let bin = root.join("go/bin");
     repo::recreate_dir(&bin)?;
@@ -287,7 +294,7 @@ fn build_provider(root: &Path, provider: &Provider, binary: &Path) -> Result<()>
         go(root)
             .env("GOBIN", &bin)
             .args(["install", "-trimpath", "-ldflags", "-s -w"])
-            .arg(format!("{}@{}", provider.module, provider.commit)),
+            .arg(format!("{}@{}", provider.module, provider.pseudo_version)),
     )?;
     let built = bin.join(format!("terraform-provider-{}", provider.name));
     if let Some(dir) = binary.parent() {
@@ -364,11 +371,26 @@ mod tests {
         Ok(())
     }
 
+    /// A pseudo-version names one commit; a branch or a short hash
+    /// would let the build change under the same pin.
     #[test]
-    fn every_provider_is_pinned_to_a_full_commit() {
+    fn every_provider_is_pinned_to_one_commit() {
         for provider in PROVIDERS {
-            assert_eq!(provider.commit.len(), 40, "{}", provider.name);
-            assert!(provider.commit.bytes().all(|b| b.is_ascii_hexdigit()));
+            let parts: Vec<&str> = provider.pseudo_version.rsplitn(2, '-').collect();
+            let (commit, rest) = (parts[0], parts[1]);
+            assert_eq!(commit.len(), 12, "{}", provider.name);
+            assert!(
+                commit.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{}",
+                provider.name
+            );
+            let stamp = rest.rsplit('.').next().unwrap_or_default();
+            assert_eq!(stamp.len(), 14, "{}: {rest}", provider.name);
+            assert!(
+                provider.pseudo_version.starts_with('v'),
+                "{}",
+                provider.name
+            );
         }
     }
 }

@@ -25,11 +25,11 @@ module "cluster" {
           storage = {
             type = "jbod"
             volumes = [{
-              id             = 0
-              type           = "persistent-claim"
-              size           = var.storage_size
-              deleteClaim    = false
-              kraftMetadata  = "shared"
+              id            = 0
+              type          = "persistent-claim"
+              size          = var.storage_size
+              deleteClaim   = false
+              kraftMetadata = "shared"
             }]
           }
         }

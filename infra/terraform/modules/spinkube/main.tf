@@ -79,7 +79,7 @@ module "runtime" {
       spec = {
         createDeployment = true
         deploymentConfig = {
-          runtimeClassName     = local.runtime_name
+          runtimeClassName      = local.runtime_name
           installDefaultCACerts = true
         }
       }
