@@ -56,6 +56,8 @@ COMMANDS:
                           bench/RESULTS.md
         --orders <N>          orders placed, one unit of one product each [default: 300]
         --concurrency <N>     clients placing orders at once [default: 16]
+    infra                 build OpenTofu if missing, then check infra/terraform as `test` does
+                          (tofu fmt, init, validate, plan against no cluster)
     package               build the components and write the app's OCI image (what SpinKube runs)
                           to target/oci/spinshop; prints its digest, the same for the same inputs
     push --registry <HOST/REPO[:TAG]>
@@ -87,6 +89,7 @@ enum Command {
     BenchHost(BenchOptions),
     BenchBridge(BridgeOptions),
     BenchSaga(SagaOptions),
+    Infra,
     Package,
     Push { target: oci::Target },
     Help,
@@ -131,6 +134,7 @@ fn parse_args(args: &[String]) -> Result<Command> {
             ),
             None => bail!("`bench` needs a target: `bench host`, `bench bridge` or `bench saga`"),
         },
+        "infra" => no_more(rest).map(|()| Command::Infra),
         "package" => no_more(rest).map(|()| Command::Package),
         "push" => match rest {
             [flag, target] if flag == "--registry" => Ok(Command::Push {
@@ -219,6 +223,10 @@ fn run(command: Command) -> Result<()> {
         Command::BenchHost(options) => bench::host(&repo, &options),
         Command::BenchBridge(options) => bench::bridge(&repo, &options),
         Command::BenchSaga(options) => bench::saga(&repo, &options),
+        Command::Infra => {
+            setup::ensure(&[setup::Prerequisite::OpenTofu])?;
+            tofu::check::run(&repo)
+        }
         Command::Package => oci::package(&repo),
         Command::Push { target } => oci::push(&repo, &target),
         Command::Help => Ok(()),
@@ -336,8 +344,9 @@ mod tests {
     }
 
     #[test]
-    fn push_needs_a_registry_target() -> Result<()> {
+    fn deployment_commands_parse() -> Result<()> {
         assert_eq!(parse("package").ok(), Some(Command::Package));
+        assert_eq!(parse("infra").ok(), Some(Command::Infra));
         assert_eq!(
             parse("push --registry localhost:5001/spinshop:dev").ok(),
             Some(Command::Push {
@@ -373,6 +382,7 @@ mod tests {
             "bench saga --events 100",
             "bench saga 300",
             "package now",
+            "infra --plan",
             "push",
             "push localhost:5001/spinshop",
             "push --registry",

@@ -39,7 +39,7 @@ pub fn run(repo: &Repo) -> Result<()> {
     process::run(
         tools
             .command()
-            .args(["fmt", "-check", "-recursive", "-diff"])
+            .args(["fmt", "-check", "-recursive", "-diff", "-no-color"])
             .arg(&infra),
     )?;
     for stage in STAGES {
@@ -49,9 +49,10 @@ pub fn run(repo: &Repo) -> Result<()> {
             "init",
             "-backend=false",
             "-input=false",
+            "-no-color",
         ]))
         .with_context(|| format!("tofu init of {stage}"))?;
-        process::run(stage_command(&tools, &dir, &data_dir).arg("validate"))
+        process::run(stage_command(&tools, &dir, &data_dir).args(["validate", "-no-color"]))
             .with_context(|| format!("tofu validate of {stage}"))?;
         if PLANNED.contains(stage) {
             process::run(&mut plan(&tools, &dir, &data_dir, &kubeconfig))
@@ -90,11 +91,21 @@ pub fn run(repo: &Repo) -> Result<()> {
 fn plan(tools: &Tools, dir: &Path, data_dir: &Path, kubeconfig: &Path) -> Command {
     let mut command = stage_command(tools, dir, data_dir);
     command
-        .args(["plan", "-input=false", "-lock=false", "-refresh=false"])
+        .args([
+            "plan",
+            "-input=false",
+            "-lock=false",
+            "-refresh=false",
+            "-no-color",
+        ])
         .arg(format!("-var-file={LOCAL_VARIABLES}"))
-        .arg(format!("-var=kubeconfig_path={}", kubeconfig.display()));
+        .arg(format!("-var=kubeconfig_path={}", kubeconfig.display()))
+        .arg(format!("-var=kube_context={FAKE_CONTEXT}"));
     command
 }
+
+/// The one context of [`FAKE_KUBECONFIG`].
+const FAKE_CONTEXT: &str = "offline";
 
 const EXAMPLE_RULES: &str = "\
 groups:

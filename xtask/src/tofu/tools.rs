@@ -196,9 +196,9 @@ pub fn ensure() -> Result<bool> {
             build_provider(&root, provider, &binary)?;
         }
     }
-    // The compiled packages are only needed to build these again; the
-    // downloaded modules stay, for a new pin to reuse.
-    process::run(go(&root).args(["clean", "-cache"]))?;
+    // Compiled packages (~3 GB) and downloaded modules (~2 GB) serve only
+    // a rebuild, which a new pin mostly is not: keep the binaries alone.
+    process::run(go(&root).args(["clean", "-cache", "-modcache"]))?;
     installed()?.context("built OpenTofu, but it is not where expected")?;
     Ok(true)
 }
@@ -268,7 +268,7 @@ fn build_tofu(root: &Path, binary: &Path) -> Result<()> {
     }
     repo::recreate_dir(&source)?;
     copy_tree(Path::new(module_dir), &source)?;
-    let partial = binary.with_extension("partial");
+    let partial = binary.with_file_name(format!("tofu-{TOFU_VERSION}.partial"));
     process::run(
         go(root)
             .current_dir(&source)
@@ -276,13 +276,25 @@ fn build_tofu(root: &Path, binary: &Path) -> Result<()> {
             .arg(&partial)
             .arg("./cmd/tofu"),
     )?;
-    fs::rename(&partial, binary).with_context(|| format!("cannot move {}", partial.display()))?;
     fs::remove_dir_all(&source).with_context(|| format!("cannot remove {}", source.display()))?;
-    let version = process::query(Command::new(binary).arg("version")).unwrap_or_default();
-    if !version.starts_with(&format!("OpenTofu v{TOFU_VERSION}")) {
+    let version = process::query(
+        Command::new(&partial)
+            .arg("version")
+            .env_remove("TF_CLI_CONFIG_FILE"),
+    )
+    .unwrap_or_default();
+    if !is_tofu_version(&version) {
         bail!("the built tofu says {version:?}, not OpenTofu v{TOFU_VERSION}");
     }
+    fs::rename(&partial, binary).with_context(|| format!("cannot move {}", partial.display()))?;
     Ok(())
+}
+
+/// Whether `tofu version` printed the pinned release (and no `-dev`).
+fn is_tofu_version(answer: &str) -> bool {
+    answer
+        .lines()
+        .any(|line| line.trim() == format!("OpenTofu v{TOFU_VERSION}"))
 }
 
 /// `go install <module>@<pseudo-version>` into a scratch GOBIN, then
@@ -341,6 +353,16 @@ fn make_writable(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_a_release_build_of_the_pinned_tofu() {
+        assert!(is_tofu_version("OpenTofu v1.12.6\non linux_amd64"));
+        assert!(is_tofu_version(
+            "Warning: something\n\nOpenTofu v1.12.6\non linux_amd64"
+        ));
+        assert!(!is_tofu_version("OpenTofu v1.12.6-dev\non linux_amd64"));
+        assert!(!is_tofu_version("OpenTofu v1.12.5\non linux_amd64"));
+    }
 
     #[test]
     fn reads_the_go_minor_version() {

@@ -13,8 +13,9 @@ variable "namespace" {
 }
 
 variable "objects" {
-  description = "Complete Kubernetes objects (apiVersion, kind, metadata, spec...), applied in order."
-  type        = list(any)
+  description = "Complete Kubernetes objects (apiVersion, kind, metadata, spec...), applied in order; a list of objects of any shape."
+  # `any`, not list(any): the objects differ in type, and list(any) wants one.
+  type = any
   validation {
     condition = alltrue([
       for object in var.objects :

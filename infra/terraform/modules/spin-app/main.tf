@@ -16,13 +16,16 @@ locals {
     ],
   )
 
+  # Spin's runtime config per label: a file on the volume, or a libSQL
+  # server whose token stays in its Secret.
   sqlite_databases = [
-    for label in sort(keys(var.databases)) : (
-      var.databases[label].backend == "sqlite" ? {
+    for label in sort(keys(var.databases)) : [
+      {
         name    = label
         type    = "spin"
         options = [{ name = "path", value = "${local.mount_path}/${label}.db" }]
-        } : {
+      },
+      {
         name = label
         type = "libsql"
         options = [
@@ -30,12 +33,12 @@ locals {
           {
             name = "token"
             valueFrom = {
-              secretKeyRef = { name = var.databases[label].token.secret, key = var.databases[label].token.key }
+              secretKeyRef = { name = try(var.databases[label].token.secret, ""), key = try(var.databases[label].token.key, "") }
             }
           },
         ]
-      }
-    )
+      },
+    ][var.databases[label].backend == "sqlite" ? 0 : 1]
   ]
 
   spec = merge(
@@ -52,11 +55,12 @@ locals {
         readiness = { httpGet = { path = var.ready_path }, periodSeconds = 5 }
       }
     },
-    var.autoscaling ? { enableAutoscaling = true } : { replicas = var.replicas },
-    local.uses_volume ? {
+    # A conditional would need both sides of one type; a tuple does not.
+    [{ replicas = var.replicas }, { enableAutoscaling = true }][var.autoscaling ? 1 : 0],
+    [{}, {
       volumes      = [{ name = "sqlite", persistentVolumeClaim = { claimName = var.sqlite_volume_claim } }]
       volumeMounts = [{ name = "sqlite", mountPath = local.mount_path }]
-    } : {},
+    }][local.uses_volume ? 1 : 0],
   )
 }
 
