@@ -199,6 +199,12 @@ pub fn ensure() -> Result<bool> {
     // Compiled packages (~3 GB) and downloaded modules (~2 GB) serve only
     // a rebuild, which a new pin mostly is not: keep the binaries alone.
     process::run(go(&root).args(["clean", "-cache", "-modcache"]))?;
+    for scratch in [root.join("go"), root.join("src")] {
+        if scratch.exists() {
+            fs::remove_dir_all(&scratch)
+                .with_context(|| format!("cannot remove {}", scratch.display()))?;
+        }
+    }
     installed()?.context("built OpenTofu, but it is not where expected")?;
     Ok(true)
 }
