@@ -33,7 +33,11 @@ pub fn layout_dir(repo: &Repo) -> PathBuf {
 /// Builds the components and writes the image layout; prints its digest.
 pub fn package(repo: &Repo) -> Result<()> {
     setup::ensure(&[Prerequisite::WasmTarget])?;
-    compile::components(repo, &compile::component_packages(repo)?)?;
+    // The same selection as every other wasm build (the test guest too), so
+    // dependency features, and with them the compiled crates, stay the same.
+    let mut packages = compile::component_packages(repo)?;
+    packages.push(compile::TEST_GUEST.to_string());
+    compile::components(repo, &packages)?;
     let app = app::read(&repo.root().join("spin.toml"))?;
     let image = image::build(&app)?;
     let dir = layout_dir(repo);
