@@ -6,12 +6,14 @@
 mod bench;
 mod compile;
 mod net;
+mod oci;
 mod process;
 mod repo;
 mod secrets;
 mod setup;
 mod stack;
 mod test;
+mod tofu;
 mod up;
 
 use std::process::ExitCode;
@@ -28,13 +30,16 @@ USAGE:
     cargo xtask <COMMAND>
 
 COMMANDS:
-    setup                 add the wasm32-wasip2 target, rustfmt, clippy, redis-server, openssl, Java
-                          and Maven if missing, and fetch Apache Kafka's jars once (then cached)
+    setup                 add the wasm32-wasip2 target, rustfmt, clippy, redis-server, openssl, Java,
+                          Maven and docker-registry if missing, fetch Apache Kafka's jars once, and
+                          build OpenTofu with its providers from the Go module proxy (needs Go >=
+                          1.21 on PATH; once, then cached)
     build                 setup, then build the components (wasm32-wasip2), spinshop-host and
                           kafka-bridge (release)
     up                    build, start Redis, Apache Kafka on 127.0.0.1:9092, spinshop-host on
                           127.0.0.1:3000 and kafka-bridge on 127.0.0.1:9095; Ctrl-C stops them all
-    test [-- <ARGS>...]   setup, rustfmt check, build, clippy -D warnings, every test in the workspace
+    test [-- <ARGS>...]   setup, rustfmt check, OpenTofu checks of infra/terraform (fmt, init,
+                          validate, plan), build, clippy -D warnings, every test in the workspace
                           (the broker's jars in SPINSHOP_KAFKA_LIBS), and with SPIN_BIN set the
                           end-to-end suite again on `spin up`;
                           ARGS go to `cargo test --workspace --release`
@@ -55,6 +60,15 @@ COMMANDS:
                           <= 250 ms; appends the figures to bench/RESULTS.md
         --rate <N[,N...]>     arrival rates, orders/s, each run in turn [default: 25,50,100,150]
         --seconds <N>         how long each rate runs [default: 15]
+    infra                 build OpenTofu if missing, then check infra/terraform as `test` does
+                          (tofu fmt, init, validate, plan against no cluster)
+    package               build the components and write the app's OCI image (what SpinKube runs)
+                          to target/oci/spinshop; prints its digest, the same for the same inputs
+    push --registry <HOST/REPO[:TAG]>
+                          package, then push the image (tag: the app's version unless given);
+                          prints the `image@sha256:...` reference for infra/terraform's app stage;
+                          loopback registries use HTTP; credentials from SPINSHOP_REGISTRY_USERNAME
+                          and SPINSHOP_REGISTRY_PASSWORD if set
 
 ENVIRONMENT (up):
     SPINSHOP_LISTEN           the application's address [default: 127.0.0.1:3000]
@@ -65,7 +79,8 @@ ENVIRONMENT (up):
     SPINSHOP_HOST_LOG_TO_TERMINAL  set: the host's request log goes to the terminal, not .spinshop/logs/host.log
 
 ENVIRONMENT (setup, up, test, bench bridge, bench saga):
-    SPINSHOP_CACHE_DIR        where tools are installed, under tools/ [default: ~/.cache/spinshop]
+    SPINSHOP_CACHE_DIR        where Kafka, OpenTofu and its providers are installed, under tools/
+                              [default: ~/.cache/spinshop]
     SPIN_BIN                  (test) a Spin CLI: the end-to-end suite also runs on it
 ";
 
@@ -79,6 +94,9 @@ enum Command {
     BenchHost(BenchOptions),
     BenchBridge(BridgeOptions),
     BenchSaga(SagaOptions),
+    Infra,
+    Package,
+    Push { target: oci::Target },
     Help,
 }
 
@@ -120,6 +138,14 @@ fn parse_args(args: &[String]) -> Result<Command> {
                 "unknown benchmark {target:?}; there are `bench host`, `bench bridge` and `bench saga`"
             ),
             None => bail!("`bench` needs a target: `bench host`, `bench bridge` or `bench saga`"),
+        },
+        "infra" => no_more(rest).map(|()| Command::Infra),
+        "package" => no_more(rest).map(|()| Command::Package),
+        "push" => match rest {
+            [flag, target] if flag == "--registry" => Ok(Command::Push {
+                target: oci::Target::parse(target)?,
+            }),
+            _ => bail!("`push` takes exactly `--registry HOST/REPO[:TAG]`"),
         },
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => bail!("unknown command {other:?}"),
@@ -209,6 +235,12 @@ fn run(command: Command) -> Result<()> {
         Command::BenchHost(options) => bench::host(&repo, &options),
         Command::BenchBridge(options) => bench::bridge(&repo, &options),
         Command::BenchSaga(options) => bench::saga(&repo, &options),
+        Command::Infra => {
+            setup::ensure(&[setup::Prerequisite::OpenTofu])?;
+            tofu::check::run(&repo)
+        }
+        Command::Package => oci::package(&repo),
+        Command::Push { target } => oci::push(&repo, &target),
         Command::Help => Ok(()),
     }
 }
@@ -318,6 +350,19 @@ mod tests {
     }
 
     #[test]
+    fn deployment_commands_parse() -> Result<()> {
+        assert_eq!(parse("package").ok(), Some(Command::Package));
+        assert_eq!(parse("infra").ok(), Some(Command::Infra));
+        assert_eq!(
+            parse("push --registry localhost:5001/spinshop:dev").ok(),
+            Some(Command::Push {
+                target: oci::Target::parse("localhost:5001/spinshop:dev")?
+            })
+        );
+        Ok(())
+    }
+
+    #[test]
     fn rejects_what_it_does_not_understand() {
         for line in [
             "deploy",
@@ -341,6 +386,13 @@ mod tests {
             "bench saga --seconds 0",
             "bench saga --orders 100",
             "bench saga 300",
+            "package now",
+            "infra --plan",
+            "push",
+            "push localhost:5001/spinshop",
+            "push --registry",
+            "push --registry spinshop",
+            "push --registry localhost:5001/spinshop extra",
         ] {
             assert!(parse(line).is_err(), "{line:?} should be rejected");
         }

@@ -31,6 +31,10 @@ pub enum Prerequisite {
     /// Apache Kafka's jars from Maven Central, cached per machine (needs
     /// [`Prerequisite::Java`] first).
     Broker,
+    /// `docker-registry` on PATH (Debian package), for the image tests.
+    DockerRegistry,
+    /// OpenTofu and its providers, built from the Go module proxy (cached).
+    OpenTofu,
 }
 
 /// What `cargo xtask setup` ensures: everything but the benchmark's tool.
@@ -41,6 +45,8 @@ pub const ALL_BUT_LOAD_GENERATOR: &[Prerequisite] = &[
     Prerequisite::OpenSsl,
     Prerequisite::Java,
     Prerequisite::Broker,
+    Prerequisite::DockerRegistry,
+    Prerequisite::OpenTofu,
 ];
 
 /// What running the whole application (`up`, the end-to-end benchmarks)
@@ -71,6 +77,11 @@ pub fn ensure(needs: &[Prerequisite]) -> Result<()> {
                 "Apache Kafka",
                 spinshop_testkit::kafka::install(&env::current_dir()?)?,
             ),
+            Prerequisite::DockerRegistry => (
+                "docker-registry",
+                debian_tool("docker-registry", "docker-registry")?,
+            ),
+            Prerequisite::OpenTofu => ("OpenTofu", crate::tofu::tools::ensure()?),
         };
         if added {
             installed.push(name);

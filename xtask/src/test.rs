@@ -1,8 +1,9 @@
-//! `cargo xtask test`: what CI runs. Set-up, formatting, the build, clippy
-//! with warnings as errors, then every test in the workspace (the broker's
-//! jars in `SPINSHOP_KAFKA_LIBS`), and, when `SPIN_BIN` names a Spin CLI,
-//! the end-to-end suite again on real Spin; each step timed, the first
-//! failure ends the run.
+//! `cargo xtask test`: what CI runs. Set-up, formatting, the OpenTofu
+//! checks of `infra/terraform`, the build, clippy with warnings as errors,
+//! then every test in the workspace (the broker's jars in
+//! `SPINSHOP_KAFKA_LIBS`), and, when `SPIN_BIN` names a Spin CLI, the
+//! end-to-end suite again on real Spin; each step timed, the first failure
+//! ends the run.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
     steps.run("rustfmt", || {
         process::run(repo.cargo().args(["fmt", "--all", "--", "--check"]))
     })?;
+    // Needs no cargo build either: OpenTofu was built by setup.
+    steps.run("terraform", || crate::tofu::check::run(repo))?;
     steps.run("build", || compile::everything(repo))?;
     steps.run("clippy", || {
         process::run(repo.cargo().args([

@@ -1,5 +1,5 @@
 //! The one process harness of spinshop: real `redis-server`, Apache Kafka,
-//! `spinshop-host` (or the Spin CLI) and `kafka-bridge` processes on
+//! `spinshop-host` (or the Spin CLI), `kafka-bridge` and OCI registry processes on
 //! loopback, started, waited for and stopped in order. The host's and the
 //! end-to-end tests use it, and so do `cargo xtask up` and the benchmarks.
 
@@ -12,6 +12,7 @@ pub mod paths;
 pub mod process;
 pub mod prom;
 pub mod redis;
+pub mod registry;
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ pub use kafka::{Kafka, KafkaOptions};
 pub use paths::{free_port, repo_root, target_dir, TempDir};
 pub use prom::metric_sum;
 pub use redis::{Redis, RedisOptions};
+pub use registry::Registry;
 
 /// An HTTP client (one per call: each test has its own async runtime, and a
 /// pooled connection must not outlive the runtime that opened it).

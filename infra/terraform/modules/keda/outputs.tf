@@ -1,0 +1,4 @@
+output "namespace" {
+  description = "Namespace KEDA runs in."
+  value       = helm_release.keda.namespace
+}

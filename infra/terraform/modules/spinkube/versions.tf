@@ -1,0 +1,17 @@
+terraform {
+  required_version = ">= 1.9"
+  required_providers {
+    helm = {
+      source  = "hashicorp/helm"
+      version = "3.2.0"
+    }
+    http = {
+      source  = "hashicorp/http"
+      version = "3.6.1"
+    }
+    kubernetes = {
+      source  = "hashicorp/kubernetes"
+      version = "3.2.1"
+    }
+  }
+}

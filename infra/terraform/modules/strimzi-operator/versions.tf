@@ -1,0 +1,9 @@
+terraform {
+  required_version = ">= 1.9"
+  required_providers {
+    helm = {
+      source  = "hashicorp/helm"
+      version = "3.2.0"
+    }
+  }
+}
