@@ -1,7 +1,6 @@
 //! Where things are in the checkout: the root, the shared `target/`, the
 //! host and bridge binaries and `.spinshop/`, the local data that git ignores.
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,10 +88,11 @@ impl Repo {
         path.strip_prefix(&self.root).unwrap_or(path)
     }
 
-    /// The cargo that runs xtask (same toolchain), in the root directory.
+    /// The cargo that runs xtask (same toolchain), in the root directory,
+    /// without the variables `cargo run` set for xtask (see
+    /// `spinshop_testkit::build::cargo_in`).
     pub fn cargo(&self) -> Command {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        self.command(cargo)
+        spinshop_testkit::build::cargo_in(&spinshop_testkit::build::cargo(), &self.root)
     }
 
     /// Any program, run in the root directory.

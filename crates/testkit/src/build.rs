@@ -54,12 +54,33 @@ pub fn wasm_file(target: &Path, package: &str) -> PathBuf {
         .join(format!("{}.wasm", package.replace('-', "_")))
 }
 
+/// A cargo command in `root`, without the variables `cargo run` and
+/// `cargo test` set for the program they run: a build script that reads
+/// one (ring's reads `CARGO_MANIFEST_DIR`) would otherwise see it change
+/// between a build from xtask, one from a test and one by hand, and
+/// rebuild itself and everything above it each time.
+pub fn cargo_in(cargo: &Path, root: &Path) -> Command {
+    let mut command = Command::new(cargo);
+    command.current_dir(root);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key == "CARGO_MANIFEST_DIR"
+            || key == "CARGO_MANIFEST_PATH"
+            || key == "CARGO_PRIMARY_PACKAGE"
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_")
+            || key == "CARGO_CRATE_NAME"
+        {
+            command.env_remove(key.as_ref());
+        }
+    }
+    command
+}
+
 /// `cargo build` of every component and the test guest for wasm32-wasip2.
 pub fn wasm_build(cargo: &Path, root: &Path) -> Result<Command> {
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(root)
-        .args(["build", "--target", WASM_TARGET, "--release"]);
+    let mut command = cargo_in(cargo, root);
+    command.args(["build", "--target", WASM_TARGET, "--release"]);
     for package in component_packages(root)? {
         command.args(["-p", &package]);
     }
@@ -73,10 +94,8 @@ pub fn wasm_build(cargo: &Path, root: &Path) -> Result<Command> {
 /// every compiled crate: `--examples` (there are none) is what brings
 /// dev-dependencies into the resolution without building the tests.
 pub fn native_build(cargo: &Path, root: &Path) -> Command {
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(root)
-        .args(["build", "--release", "--workspace", "--bins", "--examples"]);
+    let mut command = cargo_in(cargo, root);
+    command.args(["build", "--release", "--workspace", "--bins", "--examples"]);
     command
 }
 

@@ -433,8 +433,19 @@ fn free_controller_port(client: u16) -> u16 {
 }
 
 /// A new cluster id: 16 random bytes in unpadded URL-safe base64, the form
-/// `StorageTool random-uuid` prints (without starting a JVM for it).
+/// `StorageTool random-uuid` prints (without starting a JVM for it). Like
+/// Kafka's own, never one that starts with `-`, which a command line would
+/// take for an option.
 fn cluster_id() -> String {
+    loop {
+        let id = random_base64_id();
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn random_base64_id() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let bytes = uuid::Uuid::new_v4().into_bytes();
     let mut bits = 0u32;
@@ -528,6 +539,7 @@ mod tests {
         // 128 bits in 22 characters leave the last one's low 4 bits zero.
         assert!("AQgw".contains(id.chars().last().expect("last")), "{id}");
         assert_ne!(id, cluster_id());
+        assert!((0..2000).all(|_| !cluster_id().starts_with('-')));
     }
 
     #[test]
