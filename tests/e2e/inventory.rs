@@ -1,6 +1,7 @@
 //! Inventory through its HTTP API and its event routes, on the real host
 //! with real SQLite and Redis.
 
+use crate::clock::{advance, MOVABLE};
 use platform::auth::Role;
 use serde_json::{json, Value};
 use spinshop_tests::{client, envelope, Stack};
@@ -296,7 +297,7 @@ async fn saga_commands_reserve_commit_and_release_with_events() {
 
 #[tokio::test]
 async fn expired_reservations_are_released_on_tick() {
-    let stack = Stack::start();
+    let stack = Stack::start_with(&[MOVABLE]);
     create_product(&stack, "clock", 3).await;
     let ann = stack.token("ann", Role::Customer);
     let r = client()
@@ -318,7 +319,7 @@ async fn expired_reservations_are_released_on_tick() {
         r.json::<Value>().await.expect("json")["released"].as_i64()
     };
     assert_eq!(tick().await, Some(0), "not expired yet");
-    tokio::time::sleep(std::time::Duration::from_millis(10_500)).await;
+    advance(&stack, std::time::Duration::from_millis(10_500)).await;
     assert_eq!(tick().await, Some(1));
     assert_eq!(stock(&stack, "clock").await["available"], 3);
 }

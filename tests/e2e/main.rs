@@ -5,6 +5,8 @@ mod backbone;
 mod bad_input;
 mod bridge;
 mod catalog;
+mod clock;
+mod component_model;
 mod inventory;
 mod notifications;
 mod ops;

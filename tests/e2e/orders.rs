@@ -3,6 +3,7 @@
 //! inventory's and payments' answers by hand, and what orders emits read
 //! from its outbox as the bridge reads it.
 
+use crate::clock::{advance, MOVABLE};
 use std::time::Duration;
 
 use platform::auth::Role;
@@ -483,7 +484,7 @@ async fn a_user_cancels_a_pending_order_and_late_answers_are_undone() {
 
 #[tokio::test]
 async fn a_step_that_waits_too_long_is_compensated_on_tick() {
-    let stack = Stack::start_with(&[("saga_step_timeout_secs", "1")]);
+    let stack = Stack::start_with(&[("saga_step_timeout_secs", "1"), MOVABLE]);
     let pen = product(&stack, "Pen", 1.0).await;
     let ann = stack.token("ann", Role::Customer);
     let waiting = place(&stack, &ann, &[&pen]).await;
@@ -506,7 +507,7 @@ async fn a_step_that_waits_too_long_is_compensated_on_tick() {
         .expect("tick");
     assert_eq!(unauthorised.status(), StatusCode::UNAUTHORIZED);
 
-    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    advance(&stack, Duration::from_millis(2_200)).await;
     let r = tick().await;
     assert_eq!(r.status(), StatusCode::OK);
     let counts: Value = r.json().await.expect("json");

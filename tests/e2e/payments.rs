@@ -3,6 +3,7 @@
 //! opening on a provider outage and closing on a probe, declines, refunds,
 //! admin charges and the sandbox's own contract.
 
+use crate::clock::{advance, MOVABLE};
 use std::time::{Duration, Instant};
 
 use platform::auth::Role;
@@ -11,10 +12,11 @@ use serde_json::{json, Value};
 use spinshop_tests::{assert_all_4xx, client, envelope, hostile_bodies, Stack};
 
 /// The variables that make the breaker quick to open and to recover.
-const FAST_BREAKER: [(&str, &str); 3] = [
+const FAST_BREAKER: [(&str, &str); 4] = [
     ("breaker_failure_threshold", "3"),
     ("breaker_open_secs", "2"),
     ("breaker_window_secs", "60"),
+    MOVABLE,
 ];
 
 fn requested(order: &str, user: &str, amount_cents: i64) -> Value {
@@ -290,7 +292,7 @@ async fn an_outage_opens_the_breaker_and_a_probe_closes_it() {
 
     // The outage ends; after the open interval one probe closes it.
     stack.set_psp(&admin, &json!({"outage": false})).await;
-    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    advance(&stack, Duration::from_millis(2_300)).await;
     deliver(&stack, &requested("order-c", "ann", 1000)).await;
     let (succeeded, _) = only_event(&stack).await;
     assert_eq!(succeeded["type"], "payment.succeeded");
@@ -316,7 +318,7 @@ async fn a_failed_probe_reopens_the_breaker() {
     assert_eq!(breaker(&stack).await["breaker"]["state"], "open");
     let first_open = breaker(&stack).await["breaker"]["opened_at"].clone();
 
-    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    advance(&stack, Duration::from_millis(2_300)).await;
     // The probe goes out, fails, and is not retried: the breaker is open again.
     deliver(&stack, &requested("order-y", "u-1", 500)).await;
     assert_eq!(psp_calls(&stack, &admin, "order-y").await.len(), 1);

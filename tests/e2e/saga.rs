@@ -2,6 +2,7 @@
 //! payment provider, notifications and audit, with every event travelling
 //! through the real broker and the bridge.
 
+use crate::clock::{advance, MOVABLE};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use spinshop_tests::{client, wait_for, EventStack, Stack};
 const UNLIMITED: (&str, &str) = ("rate_limit_default", "1000000/1000000");
 
 pub(crate) fn start(extra: &[(&str, &str)]) -> EventStack {
-    let mut variables = vec![UNLIMITED];
+    let mut variables = vec![UNLIMITED, MOVABLE];
     variables.extend_from_slice(extra);
     EventStack::start(&variables, |c| c)
 }
@@ -312,7 +313,7 @@ async fn failing_payments_compensate_open_the_breaker_and_a_probe_closes_it() {
         probe_at.is_some(),
         "an open breaker says when it will probe"
     );
-    tokio::time::sleep(Duration::from_secs(16)).await;
+    advance(stack, Duration::from_secs(16)).await;
     let (placed, _) = place(stack, &user, &[(&product, 1)], None).await;
     let order = settled(stack, &user, placed["id"].as_str().expect("id")).await;
     assert_eq!(order["status"], "CONFIRMED", "{order}");
@@ -446,7 +447,7 @@ async fn killing_the_bridge_mid_rush_settles_every_order_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_or_timing_out_while_charging_refunds_and_restocks() {
     // A slow provider keeps orders in the charging step; the saga times a
-    // step out after 2 s.
+    // step out after 2 s of the stack's time.
     let es = start(&[("saga_step_timeout_secs", "2"), ("psp_timeout_ms", "15000")]);
     let stack = &es.stack;
     let admin = stack.token("admin-1", Role::Admin);
@@ -488,9 +489,22 @@ async fn cancelling_or_timing_out_while_charging_refunds_and_restocks() {
         .expect("cancel again");
     assert_eq!(again.status(), 409);
 
-    // Another order times out in the charging step.
+    // Another order times out in the charging step: its time runs out
+    // while the slow charge is under way.
     let (placed, _) = place(stack, &user, &[(&product, 1)], None).await;
     let timed_out = placed["id"].as_str().expect("id").to_string();
+    wait_for!(
+        "the second order's charging step",
+        Duration::from_secs(30),
+        async {
+            let o = stack
+                .get_json(&format!("/api/orders/{timed_out}"), Some(&user))
+                .await;
+            (o["step"] == "charging").then_some(())
+        }
+        .await
+    );
+    advance(stack, Duration::from_secs(3)).await;
     let order = settled(stack, &user, &timed_out).await;
     assert_eq!(order["status"], "CANCELLED");
     assert!(

@@ -94,13 +94,6 @@ impl Repo {
     pub fn cargo(&self) -> Command {
         spinshop_testkit::build::cargo_in(&spinshop_testkit::build::cargo(), &self.root)
     }
-
-    /// Any program, run in the root directory.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        command.current_dir(&self.root);
-        command
-    }
 }
 
 pub use spinshop_testkit::paths::{create_dir, recreate_dir};

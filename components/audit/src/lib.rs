@@ -7,48 +7,40 @@ pub mod domain;
 mod http;
 pub mod store;
 
-use platform::db::{now_ms, Db};
-use platform::{inbox, ApiError, Context, Method, Request, Response};
-use serde_json::json;
+use platform::db::Db;
+use platform::events::AnyEvent;
+use platform::inbox::Delivered;
+use platform::metrics::Metric;
+use platform::{ApiError, Component, Consumer, Context, Database};
 
-/// The component's name in logs and events.
-pub const COMPONENT: &str = "audit";
-/// Its SQLite database label.
-pub const DATABASE: &str = "audit";
+/// The audit log as the platform serves it: it takes every event, in
+/// batches.
+pub static COMPONENT: Component<AnyEvent> = Component {
+    name: "audit",
+    database: Some(Database {
+        label: "audit",
+        migrations: store::MIGRATIONS,
+    }),
+    rate_limit: Some("audit"),
+    routes: http::ROUTES,
+    events: Some(Consumer::in_transaction(append).batches()),
+    metrics: Some(metrics),
+    ..Component::BASE
+};
 
-platform::http_component!(
-    crate::COMPONENT,
-    platform::request::DEFAULT_BODY_LIMIT,
-    crate::route
-);
+platform::export!(COMPONENT);
 
-/// Routes a request to its handler. The bridge's routes live under
-/// `/internal/audit/`.
-pub fn route(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let segments = req.segments();
-    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
-        platform::internal::require_internal(req)?;
-        return match (req.method, internal) {
-            (Method::Post, ["events"]) => append(req, &open_db()?),
-            (Method::Post, ["tick"]) => Ok(Response::json(200, &json!({}))),
-            (_, ["events"] | ["tick"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        };
-    }
-    http::route(req, ctx, &segments)
+/// Appends a delivered envelope, whatever its type. A malformed one is a
+/// 422 naming the envelope field (the bridge dead-letters it).
+fn append(db: &Db, _: &Context, event: Delivered<'_, AnyEvent>) -> Result<(), ApiError> {
+    let record = domain::AuditRecord::from_envelope(event.envelope)?;
+    store::append(db, &record, platform::clock::now_ms())
 }
 
-fn open_db() -> Result<Db, ApiError> {
-    Db::open(DATABASE, store::MIGRATIONS)
-}
-
-/// `POST /internal/audit/events`: appends each envelope (one, or the
-/// bridge's batch) once. A malformed
-/// envelope is a 4xx (the bridge dead-letters it); every well-formed one is
-/// recorded, whatever its type.
-fn append(req: &Request, db: &Db) -> Result<Response, ApiError> {
-    inbox::deliver_each(req, |event| {
-        let record = domain::AuditRecord::from_envelope(&event.0)?;
-        inbox::process_once(db, event, |db| store::append(db, &record, now_ms()))
-    })
+fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
+    Ok(vec![Metric::counter(
+        "audit_events_total",
+        "Events recorded in the audit log",
+    )
+    .count(ctx.db()?, "SELECT COUNT(*) FROM audit_events")?])
 }

@@ -1,8 +1,8 @@
 //! The event log's SQL. The table is append-only: triggers refuse every
 //! UPDATE and DELETE, so not even a bug here can rewrite history.
 
+use platform::clock::rfc3339_from_ms;
 use platform::db::{int, opt_text, text, Db, Migration};
-use platform::events::rfc3339_from_ms;
 use platform::{inbox, ApiError};
 use serde_json::{json, Value as Json};
 use spin_sdk::sqlite3::Value;
@@ -153,4 +153,116 @@ pub fn query(db: &Db, q: &LogQuery, limit: u32) -> Result<Vec<LoggedEvent>, ApiE
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::events::Envelope;
+
+    use super::*;
+    use crate::domain::{Position, DEFAULT_LIMIT};
+
+    fn record(id: &str, event_type: &str, key: &str, occurred_at: &str) -> AuditRecord {
+        AuditRecord::from_envelope(&Envelope {
+            id: id.into(),
+            type_: event_type.into(),
+            topic: "orders.events".into(),
+            key: key.into(),
+            occurred_at: occurred_at.into(),
+            correlation_id: format!("corr-{key}"),
+            causation_id: None,
+            traceparent: None,
+            payload: r#"{"order_id":"o1"}"#.into(),
+        })
+        .expect("valid")
+    }
+
+    fn ids(events: &[LoggedEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e.json["id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn filled() -> Db {
+        let db = Db::memory(MIGRATIONS).expect("db");
+        for r in [
+            record("e1", "order.created", "o1", "2026-11-22T10:00:02Z"),
+            record("e2", "payment.failed", "o1", "2026-11-22T10:00:01Z"),
+            record("e3", "order.created", "o2", "2026-11-22T10:00:03Z"),
+        ] {
+            append(&db, &r, 1_000).expect("append");
+        }
+        db
+    }
+
+    #[test]
+    fn the_log_is_append_only_and_takes_an_event_once() {
+        let db = filled();
+        append(
+            &db,
+            &record("e1", "order.created", "o9", "2026-11-22T10:00:09Z"),
+            2_000,
+        )
+        .expect("repeat");
+        let all = query(
+            &db,
+            &LogQuery {
+                limit: DEFAULT_LIMIT,
+                ..LogQuery::default()
+            },
+            10,
+        )
+        .expect("query");
+        assert_eq!(ids(&all), ["e1", "e2", "e3"]);
+        assert_eq!(all[0].json["aggregate_id"], "o1", "the first copy stays");
+        assert_eq!(all[0].json["payload"]["order_id"], "o1");
+        assert!(db.execute("DELETE FROM audit_events", &[]).is_err());
+        assert!(db
+            .execute("UPDATE audit_events SET type = 'x'", &[])
+            .is_err());
+    }
+
+    #[test]
+    fn queries_filter_and_order_by_record_or_by_occurrence() {
+        let db = filled();
+        let by_key = LogQuery {
+            aggregate_id: Some("o1".into()),
+            ..LogQuery::default()
+        };
+        assert_eq!(ids(&query(&db, &by_key, 10).expect("query")), ["e1", "e2"]);
+        let occurred = LogQuery {
+            aggregate_id: Some("o1".into()),
+            by_occurred: true,
+            ..LogQuery::default()
+        };
+        assert_eq!(
+            ids(&query(&db, &occurred, 10).expect("query")),
+            ["e2", "e1"]
+        );
+        let typed = LogQuery {
+            event_type: Some("order.created".into()),
+            ..LogQuery::default()
+        };
+        let page = query(&db, &typed, 1).expect("query");
+        assert_eq!(ids(&page), ["e1"]);
+        let next = LogQuery {
+            after: Some(page[0].at),
+            ..typed
+        };
+        assert_eq!(ids(&query(&db, &next, 10).expect("query")), ["e3"]);
+        let window = LogQuery {
+            from_ms: crate::domain::parse_time("2026-11-22T10:00:02Z"),
+            to_ms: crate::domain::parse_time("2026-11-22T10:00:03Z"),
+            ..LogQuery::default()
+        };
+        assert_eq!(ids(&query(&db, &window, 10).expect("query")), ["e1"]);
+        assert_eq!(
+            page[0].at,
+            Position {
+                occurred_at_ms: crate::domain::parse_time("2026-11-22T10:00:02Z").unwrap_or(0),
+                seq: 1
+            }
+        );
+    }
 }

@@ -2,23 +2,18 @@
 //! categories. Reads are rate limited per client and cached in Redis;
 //! writes are admin-only and publish through the outbox.
 
-use platform::auth;
 use platform::cache::{self, Cached};
-use platform::db::Db;
-use platform::events::{new_id, rfc3339_from_ms};
-use platform::idempotency::{self, Lookup};
-use platform::pagination::PageRequest;
-use platform::ratelimit;
-use platform::redis_store::Redis;
-use platform::validate::cents_to_json;
-use platform::{outbox, ApiError, Context, Method, Request, Response};
-use serde::{Deserialize, Serialize};
+use platform::clock::rfc3339_from_ms;
+use platform::domain::Money;
+use platform::idempotency::Idempotency;
+use platform::pagination::{Page, PageRequest};
+use platform::{ApiError, Context, Handler, Request, Response, Route};
 use serde_json::json;
 
 use crate::domain::{self, Cursor, Filters, NewProduct, ProductReplacement, Sort};
 use crate::read_cache::{self, LIST_TTL_SECS, PRODUCT_TTL_SECS};
+use crate::service;
 use crate::store::{self, CategoryCount, Product};
-use crate::{events, DATABASE};
 
 /// The rate-limit group of every read.
 pub const READ_GROUP: &str = "catalog_read";
@@ -26,33 +21,17 @@ pub const READ_GROUP: &str = "catalog_read";
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
-pub fn route(req: &Request, ctx: &Context, segments: &[&str]) -> Result<Response, ApiError> {
-    let ["api", "catalog", rest @ ..] = segments else {
-        return Err(ApiError::NotFound(format!("no route for {}", req.path)));
-    };
-    match (req.method, rest) {
-        (Method::Get, _) => read(req, ctx, rest),
-        (Method::Post, []) => create(req, ctx),
-        (Method::Put, [id]) => replace(req, ctx, id),
-        (Method::Delete, [id]) => delete(req, ctx, id),
-        (_, []) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-        (_, ["featured", "list"] | ["meta", "categories"]) => {
-            Err(ApiError::MethodNotAllowed { allow: "GET" })
-        }
-        (_, [_]) => Err(ApiError::MethodNotAllowed {
-            allow: "GET, PUT, DELETE",
-        }),
-        _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-    }
-}
-
-fn open_db() -> Result<Db, ApiError> {
-    Db::open(DATABASE, store::MIGRATIONS)
-}
-
-fn not_found(id: &str) -> ApiError {
-    ApiError::NotFound(format!("no product {id}"))
-}
+/// The catalog's routes: reads are limited per client, admins' writes
+/// are not.
+pub const ROUTES: &[Route] = &[
+    Route::get("/api/catalog", Handler::Sync(list)).limit(READ_GROUP),
+    Route::post("/api/catalog", Handler::Sync(create)),
+    Route::get("/api/catalog/featured/list", Handler::Sync(featured)).limit(READ_GROUP),
+    Route::get("/api/catalog/meta/categories", Handler::Sync(categories)).limit(READ_GROUP),
+    Route::get("/api/catalog/:id", Handler::Sync(get)).limit(READ_GROUP),
+    Route::put("/api/catalog/:id", Handler::Sync(replace)),
+    Route::delete("/api/catalog/:id", Handler::Sync(delete)),
+];
 
 /// A product as clients see it: price as a two-decimal number.
 fn product_json(p: &Product) -> serde_json::Value {
@@ -61,7 +40,7 @@ fn product_json(p: &Product) -> serde_json::Value {
         "sku": p.sku,
         "name": p.name,
         "description": p.description,
-        "price": cents_to_json(p.price_cents),
+        "price": Money::from_cents(p.price_cents).to_json(),
         "category": p.category,
         "brand": p.brand,
         "tags": p.tags,
@@ -74,53 +53,34 @@ fn product_json(p: &Product) -> serde_json::Value {
     })
 }
 
-/// Every read: rate limited per client (user, else address), with the
-/// `X-RateLimit-*` headers on every answer, errors included.
-fn read(req: &Request, ctx: &Context, rest: &[&str]) -> Result<Response, ApiError> {
-    ratelimit::limited(req, ctx, READ_GROUP, || {
-        let redis = Redis::open().ok();
-        let redis = redis.as_ref();
-        match rest {
-            [] => list(req, redis, false),
-            ["featured", "list"] => list(req, redis, true),
-            ["meta", "categories"] => categories(redis),
-            [id] => get(req, redis, id),
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        }
-    })
-}
-
-fn get(req: &Request, redis: Option<&Redis>, id: &str) -> Result<Response, ApiError> {
-    let id = domain::product_id(id)?;
+fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let id = req.id("id")?;
     let cached = cache::get_or_load(
-        redis,
-        &read_cache::product_key(&id),
+        ctx.redis_if_up(),
+        &read_cache::product_key(id.as_str()),
         PRODUCT_TTL_SECS,
-        || store::get(&open_db()?, &id)?.ok_or_else(|| not_found(&id)),
+        || service::product(ctx.db()?, &id),
     )?;
     let version = cached.value.version;
-    let etag = domain::etag(version);
-    let mut response = if req
-        .header("if-none-match")
-        .is_some_and(|h| domain::etag_matches(h, version))
-    {
+    let mut response = if platform::conditional::not_modified(req, version) {
         Response::empty(304)
     } else {
         Response::json(200, &product_json(&cached.value))
     };
-    response.set_header("etag", etag);
+    response.set_header("etag", domain::etag(version));
     cached.apply(&mut response);
     Ok(response)
 }
 
-/// A page of products as cached.
-#[derive(Debug, Serialize, Deserialize)]
-struct Page {
-    items: Vec<Product>,
-    next_cursor: Option<String>,
+fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    list_of(req, ctx, false)
 }
 
-fn list(req: &Request, redis: Option<&Redis>, featured_only: bool) -> Result<Response, ApiError> {
+fn featured(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    list_of(req, ctx, true)
+}
+
+fn list_of(req: &Request, ctx: &Context, featured_only: bool) -> Result<Response, ApiError> {
     let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     let sort = match req.query_param("sort") {
         None => Sort::DEFAULT,
@@ -143,144 +103,70 @@ fn list(req: &Request, redis: Option<&Redis>, featured_only: bool) -> Result<Res
         page.after
     ])
     .to_string();
-    let (redis, key) = read_cache::list_key(redis, &what);
-    let cached: Cached<Page> = cache::get_or_load(redis, &key, LIST_TTL_SECS, || {
-        let mut items = store::list(&open_db()?, &filters, sort, after.as_ref(), page.limit + 1)?;
-        let more = items.len() > page.limit as usize;
-        items.truncate(page.limit as usize);
-        let next_cursor = more.then(|| items.last()).flatten().map(|last| {
+    let (redis, key) = read_cache::list_key(ctx.redis_if_up(), &what);
+    let cached: Cached<Page<Product>> = cache::get_or_load(redis, &key, LIST_TTL_SECS, || {
+        let rows = store::list(ctx.db()?, &filters, sort, after.as_ref(), page.fetch())?;
+        Ok(page.page(rows, |last| {
             Cursor {
                 sort,
                 key: last.sort_key(sort),
                 id: last.id.clone(),
             }
-            .encode()
-        });
-        Ok(Page { items, next_cursor })
+            .key()
+        }))
     })?;
-    let mut response = Response::json(
-        200,
-        &json!({
-            "items": cached.value.items.iter().map(product_json).collect::<Vec<_>>(),
-            "next_cursor": cached.value.next_cursor,
-        }),
-    );
+    let mut response = Response::json(200, &cached.value.clone().map(|p| product_json(&p)));
     cached.apply(&mut response);
     Ok(response)
 }
 
-fn categories(redis: Option<&Redis>) -> Result<Response, ApiError> {
-    let (redis, key) = read_cache::list_key(redis, "categories");
-    let cached: Cached<Vec<CategoryCount>> = cache::get_or_load(
-        redis,
-        &key,
-        LIST_TTL_SECS,
-        || store::categories(&open_db()?),
-    )?;
+fn categories(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let (redis, key) = read_cache::list_key(ctx.redis_if_up(), "categories");
+    let cached: Cached<Vec<CategoryCount>> =
+        cache::get_or_load(redis, &key, LIST_TTL_SECS, || store::categories(ctx.db()?))?;
     let mut response = Response::json(200, &json!({ "items": cached.value }));
     cached.apply(&mut response);
     Ok(response)
 }
 
 fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let admin = auth::require_admin(req)?;
-    let key = idempotency::key_from(req)?;
-    let body: NewProduct = req.json()?;
-    let (fields, stock) = body.validate()?;
-    let hash = idempotency::request_hash(req);
-    let db = open_db()?;
-    let (response, created) = db.transaction(|db| {
-        if let Some(key) = &key {
-            match idempotency::lookup(db.connection(), &admin.user_id, key, &hash)? {
-                Lookup::Replay(saved) => return Ok((saved, false)),
-                Lookup::Mismatch => return Err(idempotency::mismatch_error()),
-                Lookup::New => {}
-            }
+    let admin = ctx.admin()?;
+    let idempotency = Idempotency::of(req, &admin.user_id)?;
+    let (fields, stock) = req.json::<NewProduct>()?.validate()?;
+    let (response, created) = ctx.db()?.transaction(|db| {
+        if let Some(saved) = idempotency.begin(db)? {
+            return Ok((saved, false));
         }
-        let id = new_id();
-        let sku = fields
-            .sku
-            .clone()
-            .unwrap_or_else(|| domain::generated_sku(&id));
-        if store::sku_taken(db, &sku, &id)? {
-            return Err(ApiError::Conflict(format!(
-                "another product already has sku {sku}"
-            )));
-        }
-        let product = store::insert(db, &id, &sku, &fields, stock)?;
-        outbox::append(db, &events::created(ctx, &product, stock)?)?;
+        let product = service::create(db, ctx, &fields, stock)?;
         let response = Response::json(201, &product_json(&product))
-            .with_header("location", format!("/api/catalog/{id}"))
+            .with_header("location", format!("/api/catalog/{}", product.id))
             .with_header("etag", domain::etag(product.version));
-        if let Some(key) = &key {
-            idempotency::store(db.connection(), &admin.user_id, key, &hash, &response)?;
-        }
+        idempotency.finish(db, &response)?;
         Ok((response, true))
     })?;
     if created {
-        read_cache::after_write(Redis::open().ok().as_ref(), None, false);
+        read_cache::after_write(ctx.redis_if_up(), None, false);
     }
     Ok(response)
 }
 
-fn replace(req: &Request, ctx: &Context, id: &str) -> Result<Response, ApiError> {
-    auth::require_admin(req)?;
-    let id = domain::product_id(id)?;
-    let body: ProductReplacement = req.json()?;
-    let fields = body.validate()?;
-    let if_match = req
-        .header("if-match")
-        .ok_or_else(|| {
-            ApiError::PreconditionRequired("send If-Match with the product's ETag".into())
-        })?
-        .to_string();
-    let db = open_db()?;
-    let product = db.transaction(|db| {
-        let current = store::get(db, &id)?.ok_or_else(|| not_found(&id))?;
-        if !domain::etag_matches(&if_match, current.version) {
-            return Err(stale(current.version));
-        }
-        let sku = fields.sku.clone().unwrap_or_else(|| current.sku.clone());
-        if store::sku_taken(db, &sku, &id)? {
-            return Err(ApiError::Conflict(format!(
-                "another product already has sku {sku}"
-            )));
-        }
-        if !store::replace(db, &id, &sku, &fields, current.version)? {
-            return Err(stale(current.version));
-        }
-        let product = store::get(db, &id)?.ok_or_else(|| ApiError::internal("product vanished"))?;
-        outbox::append(db, &events::updated(ctx, &product)?)?;
-        Ok(product)
+fn replace(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    ctx.admin()?;
+    let id = req.id("id")?;
+    let fields = req.json::<ProductReplacement>()?.validate()?;
+    let if_match = req.header("if-match").ok_or_else(|| {
+        ApiError::PreconditionRequired("send If-Match with the product's ETag".into())
     })?;
-    read_cache::after_write(Redis::open().ok().as_ref(), Some(&id), false);
+    let product = service::replace(ctx.db()?, ctx, &id, &fields, if_match)?;
+    read_cache::after_write(ctx.redis_if_up(), Some(id.as_str()), false);
     Ok(Response::json(200, &product_json(&product))
         .with_header("etag", domain::etag(product.version)))
 }
 
-fn delete(req: &Request, ctx: &Context, id: &str) -> Result<Response, ApiError> {
-    auth::require_admin(req)?;
-    let id = domain::product_id(id)?;
-    let if_match = req.header("if-match").map(str::to_string);
-    let db = open_db()?;
-    db.transaction(|db| {
-        let current = store::get(db, &id)?.ok_or_else(|| not_found(&id))?;
-        if let Some(h) = &if_match {
-            if !domain::etag_matches(h, current.version) {
-                return Err(stale(current.version));
-            }
-        }
-        if !store::soft_delete(db, &id, Some(current.version))? {
-            return Err(stale(current.version));
-        }
-        outbox::append(db, &events::deleted(ctx, &id)?)
-    })?;
-    read_cache::after_write(Redis::open().ok().as_ref(), Some(&id), true);
+fn delete(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    ctx.admin()?;
+    let id = req.id("id")?;
+    service::delete(ctx.db()?, ctx, &id, req.header("if-match"))?;
+    read_cache::after_write(ctx.redis_if_up(), Some(id.as_str()), true);
     Ok(Response::empty(204))
-}
-
-fn stale(version: i64) -> ApiError {
-    ApiError::PreconditionFailed(format!(
-        "the product is at version {version}; reload it and retry"
-    ))
 }

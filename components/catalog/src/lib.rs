@@ -3,51 +3,33 @@
 //! cache. Changes are published as `catalog.*` events through the outbox.
 
 pub mod domain;
-mod events;
 mod http;
 mod read_cache;
+mod service;
 pub mod store;
 
-use platform::db::Db;
-use platform::{ApiError, Context, Method, Request, Response};
-use serde_json::json;
+use platform::metrics::Metric;
+use platform::{ApiError, Component, Context, Database};
 
-/// The component's name in logs and events.
-pub const COMPONENT: &str = "catalog";
-/// Its SQLite database label.
-pub const DATABASE: &str = "catalog";
+/// The catalog as the platform serves it: public routes and an outbox
+/// (it takes no events); its tick forgets old idempotency keys.
+pub static COMPONENT: Component = Component {
+    name: "catalog",
+    database: Some(Database {
+        label: "catalog",
+        migrations: store::MIGRATIONS,
+    }),
+    routes: http::ROUTES,
+    metrics: Some(metrics),
+    ..Component::BASE
+};
 
-platform::http_component!(
-    crate::COMPONENT,
-    platform::request::DEFAULT_BODY_LIMIT,
-    crate::route
-);
+platform::export!(COMPONENT);
 
-/// Routes a request to its handler. The bridge's routes live under
-/// `/internal/catalog/`.
-pub fn route(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let segments = req.segments();
-    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
-        platform::internal::require_internal(req)?;
-        let db = Db::open(DATABASE, store::MIGRATIONS)?;
-        return match internal {
-            ["outbox", ..] => platform::outbox::handle(req, &db, internal),
-            ["tick"] => tick(req, &db),
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        };
-    }
-    http::route(req, ctx, &segments)
-}
-
-/// `POST /internal/catalog/tick`: forgets saved idempotent responses past
-/// their retention.
-fn tick(req: &Request, db: &Db) -> Result<Response, ApiError> {
-    if req.method != Method::Post {
-        return Err(ApiError::MethodNotAllowed { allow: "POST" });
-    }
-    let purged = platform::idempotency::purge_expired(db)?;
-    Ok(Response::json(
-        200,
-        &json!({ "idempotency_keys_purged": purged }),
-    ))
+fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
+    Ok(vec![Metric::gauge("catalog_products", "Products on sale")
+        .count(
+            ctx.db()?,
+            "SELECT COUNT(*) FROM products WHERE deleted = 0",
+        )?])
 }

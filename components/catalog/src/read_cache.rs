@@ -4,7 +4,7 @@
 //! Redis being down only means reads go to SQLite.
 
 use platform::cache;
-use platform::redis_store::{bin, reply_int, Redis};
+use platform::redis_store::{bin, log_warning, reply_int, Redis};
 use platform::ApiError;
 
 /// How long a product stays cached (writes invalidate it sooner).
@@ -56,13 +56,9 @@ pub fn after_write(redis: Option<&Redis>, product_id: Option<&str>, purge: bool)
             .ok_or_else(|| ApiError::internal("INCR gave no integer"))
     })();
     if let Err(e) = result {
-        eprintln!(
-            "{}",
-            serde_json::json!({
-                "level": "warn",
-                "event": "cache_invalidation_failed",
-                "detail": format!("product {product_id:?}: {e}"),
-            })
+        log_warning(
+            "cache_invalidation_failed",
+            &format!("product {product_id:?}: {e}"),
         );
     }
 }

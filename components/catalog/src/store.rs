@@ -2,7 +2,8 @@
 //! keyset-paged lists. Every value is a bound parameter; the only text
 //! spliced into statements is chosen from constants.
 
-use platform::db::{int, now_ms, text, Db, Migration};
+use platform::clock::now_ms;
+use platform::db::{int, opt_int, text, Db, Migration};
 use platform::{idempotency, outbox, ApiError};
 use serde::{Deserialize, Serialize};
 use spin_sdk::sqlite3::{RowResult, Value};
@@ -39,10 +40,8 @@ const SCHEMA: Migration = &[
         PRIMARY KEY (tag, product_id))",
 ];
 
-const IDEMPOTENCY: Migration = &[idempotency::SCHEMA, idempotency::SCHEMA_INDEX];
-
 /// The schema, in order.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, IDEMPOTENCY];
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, idempotency::MIGRATION];
 
 /// A product as stored (and as cached: its JSON form is internal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,8 +208,8 @@ pub fn soft_delete(db: &Db, id: &str, expected_version: Option<i64>) -> Result<b
         &[
             int(now_ms()),
             text(id),
-            expected_version.map_or(Value::Null, Value::Integer),
-            expected_version.map_or(Value::Null, Value::Integer),
+            opt_int(expected_version),
+            opt_int(expected_version),
         ],
     )?;
     if db.changes() != 1 {
@@ -334,3 +333,6 @@ pub fn categories(db: &Db) -> Result<Vec<CategoryCount>, ApiError> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests;

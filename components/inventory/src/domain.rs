@@ -4,35 +4,53 @@
 
 use std::collections::BTreeMap;
 
+use platform::domain::{Id, Quantity};
 use platform::events::{Line, LineFailure};
 use platform::validate;
 use platform::ApiError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Most lines in one reservation.
 pub const MAX_LINES: usize = 50;
-/// Most units of one product in one reservation.
-pub const MAX_QUANTITY: u32 = 1_000;
 /// Reservation lifetime bounds, seconds.
 pub const MIN_TTL: u32 = 10;
 pub const MAX_TTL: u32 = 86_400;
 pub const DEFAULT_TTL: u32 = 900;
 /// Largest stock level an admin may set.
 pub const MAX_STOCK: i64 = 10_000_000;
+/// Low stock is announced at or under this many units unless the
+/// `low_stock_threshold` variable says otherwise.
+pub const DEFAULT_LOW_STOCK: i64 = 5;
 
-/// A product id: what the catalog issues (UUIDs), bounded and printable.
-pub fn product_id(field: &str, id: &str) -> Result<String, ApiError> {
-    validate::length(field, id, 1, 64)?;
-    if !id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ApiError::invalid(
-            field,
-            "may contain only letters, digits, '-' and '_'",
-        ));
+/// Where a reservation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Holding stock until it expires.
+    Active,
+    /// Sold: its units left the warehouse.
+    Committed,
+    /// Given back (cancelled or expired).
+    Released,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Committed => "committed",
+            Status::Released => "released",
+        }
     }
-    Ok(id.to_string())
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Status::Active),
+            "committed" => Some(Status::Committed),
+            "released" => Some(Status::Released),
+            _ => None,
+        }
+    }
 }
 
 /// The body of `POST /api/inventory/reservations`.
@@ -62,8 +80,9 @@ pub struct Reservation {
 }
 
 impl ReservationRequest {
-    pub fn validate(self) -> Result<(Reservation, Option<String>), ApiError> {
+    pub fn validate(self) -> Result<(Reservation, Option<Id>), ApiError> {
         let lines = validate_lines(
+            "",
             self.lines
                 .into_iter()
                 .map(|l| (l.product_id, l.quantity))
@@ -75,35 +94,42 @@ impl ReservationRequest {
             MIN_TTL,
             MAX_TTL,
         )?;
-        let order_id = match self.order_id {
-            Some(id) => Some(product_id("order_id", &id)?),
-            None => None,
-        };
+        let order_id = self
+            .order_id
+            .map(|id| Id::parse("order_id", &id))
+            .transpose()?;
         Ok((Reservation { lines, ttl_seconds }, order_id))
     }
 }
 
-/// Validates and merges `(product_id, quantity)` pairs.
-pub fn validate_lines(lines: Vec<(String, u32)>) -> Result<Vec<Line>, ApiError> {
-    validate::count("lines", &lines, 1, MAX_LINES)?;
-    let mut merged: BTreeMap<String, u32> = BTreeMap::new();
+/// Validates and merges `(product_id, quantity)` pairs; errors name the
+/// field under `prefix` (`payload.` for a command).
+pub fn validate_lines(prefix: &str, lines: Vec<(String, u32)>) -> Result<Vec<Line>, ApiError> {
+    validate::count(&format!("{prefix}lines"), &lines, 1, MAX_LINES)?;
+    let mut merged: BTreeMap<Id, Quantity> = BTreeMap::new();
     for (i, (id, quantity)) in lines.into_iter().enumerate() {
-        let id = product_id(&format!("lines[{i}].product_id"), &id)?;
-        validate::range(&format!("lines[{i}].quantity"), quantity, 1, MAX_QUANTITY)?;
-        let total = merged.entry(id).or_default();
-        *total = total.saturating_add(quantity);
-        if *total > MAX_QUANTITY {
-            return Err(ApiError::invalid(
-                format!("lines[{i}].quantity"),
-                format!("at most {MAX_QUANTITY} units of one product"),
-            ));
-        }
+        let id = Id::parse(&format!("{prefix}lines[{i}].product_id"), &id)?;
+        let field = format!("{prefix}lines[{i}].quantity");
+        let quantity = Quantity::parse(&field, i64::from(quantity))?;
+        let total = match merged.get(&id) {
+            Some(sum) => sum.checked_add(quantity).ok_or_else(|| {
+                ApiError::invalid(
+                    field,
+                    format!(
+                        "at most {} units of one product",
+                        platform::domain::MAX_QUANTITY
+                    ),
+                )
+            })?,
+            None => quantity,
+        };
+        merged.insert(id, total);
     }
     Ok(merged
         .into_iter()
         .map(|(product_id, quantity)| Line {
-            product_id,
-            quantity,
+            product_id: product_id.into_string(),
+            quantity: quantity.get(),
         })
         .collect())
 }
@@ -186,7 +212,7 @@ impl StockUpdate {
     }
 }
 
-pub use platform::conditional::{etag, etag_matches};
+pub use platform::conditional::etag;
 
 #[cfg(test)]
 mod tests {
@@ -196,9 +222,13 @@ mod tests {
         (id.to_string(), q)
     }
 
+    fn validate_lines(lines: Vec<(String, u32)>) -> Result<Vec<Line>, ApiError> {
+        super::validate_lines("", lines)
+    }
+
     #[test]
     fn lines_are_validated_merged_and_sorted() {
-        let lines = validate_lines(vec![line("b", 2), line("a", 1), line("b", 3)]).expect("valid");
+        let lines = validate_lines(vec![line("b", 2), line("A", 1), line("b", 3)]).expect("valid");
         assert_eq!(
             lines,
             vec![
@@ -222,6 +252,11 @@ mod tests {
         assert!(validate_lines(vec![line(&"x".repeat(65), 1)]).is_err());
         assert!(validate_lines(vec![line("a", 600), line("a", 600)]).is_err());
         assert!(validate_lines((0..51).map(|i| line(&format!("p{i}"), 1)).collect()).is_err());
+        let e = super::validate_lines("payload.", vec![line("a", 0)]).expect_err("command");
+        assert_eq!(e.problem("r")["field"], "payload.lines[0].quantity");
+        for s in [Status::Active, Status::Committed, Status::Released] {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
     }
 
     #[test]

@@ -5,35 +5,39 @@
 pub mod domain;
 mod events;
 mod http;
+mod service;
 pub mod store;
 
-use platform::db::Db;
-use platform::{ApiError, Context, Request, Response};
+use platform::metrics::Metric;
+use platform::{ApiError, Component, Consumer, Context, Database, Tick};
 
-/// The component's name in logs and events.
-pub const COMPONENT: &str = "inventory";
-/// Its SQLite database label.
-pub const DATABASE: &str = "inventory";
+/// Inventory as the platform serves it: public routes, catalog events and
+/// stock commands in batches, and a tick that releases expired
+/// reservations.
+pub static COMPONENT: Component<events::Inbound> = Component {
+    name: "inventory",
+    database: Some(Database {
+        label: "inventory",
+        migrations: store::MIGRATIONS,
+    }),
+    rate_limit: Some("inventory"),
+    routes: http::ROUTES,
+    events: Some(Consumer::in_transaction(events::apply).batches()),
+    tick: Some(Tick::Sync(service::expire)),
+    metrics: Some(metrics),
+    ..Component::BASE
+};
 
-platform::http_component!(
-    crate::COMPONENT,
-    platform::request::DEFAULT_BODY_LIMIT,
-    crate::route
-);
+platform::export!(COMPONENT);
 
-/// Routes a request to its handler. The bridge's routes live under
-/// `/internal/inventory/` (each component has its own internal prefix).
-pub fn route(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let segments = req.segments();
-    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
-        platform::internal::require_internal(req)?;
-        let db = Db::open(DATABASE, store::MIGRATIONS)?;
-        return match internal {
-            ["outbox", ..] => platform::outbox::handle(req, &db, internal),
-            ["events"] => events::deliver(req, ctx, &db),
-            ["tick"] => events::tick(req, ctx, &db),
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        };
-    }
-    http::route(req, ctx, &segments)
+fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
+    Ok(vec![Metric::gauge(
+        "inventory_reservations",
+        "Reservations, by status",
+    )
+    .counts_by(
+        ctx.db()?,
+        "status",
+        "SELECT status, COUNT(*) FROM reservations GROUP BY status ORDER BY status",
+    )?])
 }

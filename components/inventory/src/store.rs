@@ -2,13 +2,14 @@
 //! `BEGIN IMMEDIATE` transaction, so stock never goes negative and a unit
 //! is never reserved twice, however many requests race.
 
-use platform::db::{int, now_ms, opt_text, text, Db, Migration};
+use platform::clock::now_ms;
+use platform::db::{int, opt_int, opt_text, text, Db, Migration};
 use platform::events::{Line, LineFailure};
 use platform::{inbox, outbox, ApiError};
 use serde::Serialize;
 use spin_sdk::sqlite3::{QueryResult, Value};
 
-use crate::domain;
+use crate::domain::{self, Status};
 
 const SCHEMA: Migration = &[
     "CREATE TABLE stock (
@@ -56,7 +57,7 @@ pub struct ReservationRecord {
     pub order_id: Option<String>,
     #[serde(skip)]
     pub owner_id: Option<String>,
-    pub status: String,
+    pub status: Status,
     pub expires_at_ms: i64,
     pub lines: Vec<Line>,
 }
@@ -102,8 +103,8 @@ pub fn list(
         ),
         &[
             text(after.unwrap_or("")),
-            low_threshold.map_or(Value::Null, Value::Integer),
-            low_threshold.map_or(Value::Null, Value::Integer),
+            opt_int(low_threshold),
+            opt_int(low_threshold),
             int(i64::from(limit)),
         ],
     )?;
@@ -237,11 +238,13 @@ fn reservation_where(
             _ => None,
         })
         .collect();
+    let status = Status::parse(status)
+        .ok_or_else(|| ApiError::internal(format!("reservation {id} has status {status:?}")))?;
     Ok(Some(ReservationRecord {
         id: id.clone(),
         order_id: as_opt(row.values.get(1)),
         owner_id: as_opt(row.values.get(2)),
-        status: status.clone(),
+        status,
         expires_at_ms: *expires,
         lines,
     }))
@@ -275,12 +278,12 @@ pub fn close(
     reason: Option<&str>,
 ) -> Result<bool, ApiError> {
     let status = match how {
-        Close::Commit => "committed",
-        Close::Release => "released",
+        Close::Commit => Status::Committed,
+        Close::Release => Status::Released,
     };
     db.execute(
         "UPDATE reservations SET status = ?, reason = ? WHERE id = ? AND status = 'active'",
-        &[text(status), opt_text(reason), text(&r.id)],
+        &[text(status.as_str()), opt_text(reason), text(&r.id)],
     )?;
     if db.changes() != 1 {
         return Ok(false);
@@ -325,7 +328,8 @@ pub fn expired(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>, ApiError
         .collect())
 }
 
-/// Records that low stock was announced (or that stock recovered).
+/// Whether low stock was announced since the product was last above the
+/// threshold.
 pub fn low_stock_flag(db: &Db, product_id: &str) -> Result<bool, ApiError> {
     let r = db.execute(
         "SELECT low_stock_announced FROM stock WHERE product_id = ?",
@@ -334,6 +338,7 @@ pub fn low_stock_flag(db: &Db, product_id: &str) -> Result<bool, ApiError> {
     Ok(platform::db::first_i64(&r).unwrap_or(0) != 0)
 }
 
+/// Records that low stock was announced (or that stock recovered).
 pub fn set_low_stock_flag(db: &Db, product_id: &str, announced: bool) -> Result<(), ApiError> {
     db.execute(
         "UPDATE stock SET low_stock_announced = ? WHERE product_id = ?",
@@ -341,3 +346,6 @@ pub fn set_low_stock_flag(db: &Db, product_id: &str, announced: bool) -> Result<
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,8 @@
 //! admin's send both come through here.
 
 use platform::db::Db;
-use platform::events::new_id;
 use platform::ApiError;
+use platform::Id;
 use serde_json::{json, Value};
 
 use crate::delivery::Providers;
@@ -102,7 +102,7 @@ pub fn record(
                 },
             ),
         };
-        let id = new_id();
+        let id = Id::generate().into_string();
         store::insert(
             db,
             &NewNotification {

@@ -1,10 +1,16 @@
 //! Delivery to the channel providers: a JSON POST per notification with
 //! the notification id as `Idempotency-Key` (so a repeated attempt is one
-//! message to the provider), outside any SQLite transaction; failures are
-//! retried by the tick with exponential backoff.
+//! message to the provider), outside any SQLite transaction, through the
+//! platform's outbound client; failures are retried by the tick with
+//! exponential backoff (the client itself makes one attempt).
 
-use platform::db::{now_ms, Db};
-use platform::{ApiError, Context, Response};
+use std::time::Duration;
+
+use platform::clock::{now_ms, rfc3339_from_ms};
+use platform::component::report;
+use platform::db::Db;
+use platform::outbound::{CallError, Client, Exchange, RetryPolicy};
+use platform::{ApiError, Context, LocalBoxFuture, Report};
 use serde_json::json;
 
 use crate::domain::{self, Attempt, Channel, Status, ADMINS, CLAIM_LEASE_MS};
@@ -14,6 +20,8 @@ use crate::store::{self, Notification};
 const TICK_BATCH: u32 = 20;
 /// Longest provider error kept as a reason.
 const MAX_REASON: usize = 300;
+/// Each delivery attempt must be answered within this.
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where each channel's notifications go, from the variables.
 #[derive(Debug, Clone, Default)]
@@ -118,54 +126,54 @@ async fn post(url: &str, ctx: &Context, n: &Notification, email: Option<&str>) -
         "body": n.body,
         "event_id": n.event_id,
         "event_type": n.event_type,
-        "created_at": platform::events::rfc3339_from_ms(n.created_at_ms),
+        "created_at": rfc3339_from_ms(n.created_at_ms),
     });
-    let mut request = spin_sdk::http::Request::builder();
-    request
-        .method(spin_sdk::http::Method::Post)
-        .uri(url)
-        .header("content-type", "application/json")
-        .header("idempotency-key", n.id.as_str());
-    for (name, value) in ctx.outbound_headers() {
-        request.header(name, value);
-    }
-    request.body(body.to_string().into_bytes());
-    match spin_sdk::http::send::<_, spin_sdk::http::Response>(request.build()).await {
-        Ok(response) => Attempt::from_status(*response.status()),
-        Err(e) => {
-            let mut why = format!("provider unreachable: {e}");
-            if let Some((i, _)) = why.char_indices().nth(MAX_REASON) {
-                why.truncate(i);
-            }
-            Attempt::Failed(why)
-        }
+    // One attempt: the tick retries on the notification's own schedule.
+    let client = Client::new().timeout(TIMEOUT).retries(RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    });
+    let exchange = Exchange::post_json(url, &body).idempotency_key(n.id.as_str());
+    match client
+        .send(ctx, exchange, |status, _| Ok(Attempt::from_status(status)))
+        .await
+    {
+        Ok(answer) => answer.value,
+        Err(CallError::Failed { last, .. }) => Attempt::Failed(reason(&last)),
+        Err(CallError::Unavailable { .. }) => Attempt::Failed("provider unavailable".into()),
     }
 }
 
-/// `POST /internal/notifications/tick`: retries due deliveries (failed
-/// ones whose backoff is over, pending ones whose creator did not deliver
-/// them or whose quiet hours ended), high priority first, a bounded batch
-/// per tick; and forgets old idempotency keys.
-pub async fn tick(ctx: &Context, db: &Db, providers: &Providers) -> Result<Response, ApiError> {
-    let now = now_ms();
-    let due = store::claim_due(db, now, now + CLAIM_LEASE_MS, TICK_BATCH)?;
-    let (mut sent, mut failed, mut recorded) = (0, 0, 0);
-    for n in &due {
-        match deliver(db, ctx, providers, n).await? {
-            Status::Sent => sent += 1,
-            Status::Recorded => recorded += 1,
-            _ => failed += 1,
-        }
+fn reason(why: &str) -> String {
+    let mut why = format!("provider {why}");
+    if let Some((i, _)) = why.char_indices().nth(MAX_REASON) {
+        why.truncate(i);
     }
-    let purged = platform::idempotency::purge_expired(db)?;
-    Ok(Response::json(
-        200,
-        &json!({
+    why
+}
+
+/// Tick work: retries due deliveries (failed ones whose backoff is over,
+/// pending ones whose creator did not deliver them or whose quiet hours
+/// ended), high priority first, a bounded batch per tick.
+pub fn tick(ctx: &Context) -> LocalBoxFuture<'_, Result<Report, ApiError>> {
+    Box::pin(async move {
+        let db = ctx.db()?;
+        let providers = Providers::from_variables();
+        let now = now_ms();
+        let due = store::claim_due(db, now, now + CLAIM_LEASE_MS, TICK_BATCH)?;
+        let (mut sent, mut failed, mut recorded) = (0, 0, 0);
+        for n in &due {
+            match deliver(db, ctx, &providers, n).await? {
+                Status::Sent => sent += 1,
+                Status::Recorded => recorded += 1,
+                _ => failed += 1,
+            }
+        }
+        Ok(report(json!({
             "attempted": due.len(),
             "sent": sent,
             "failed": failed,
             "recorded": recorded,
-            "idempotency_keys_purged": purged,
-        }),
-    ))
+        })))
+    })
 }

@@ -8,17 +8,17 @@
 //! that names no valid recipient, channel or priority, or whose data is
 //! not a JSON object, is a 422, which the bridge dead-letters.
 
-use platform::db::{now_ms, Db};
-use platform::events::{
-    Event, LowStock, NotificationRequested, OrderCancelled, OrderConfirmed, OrderCreated,
-    PaymentFailed, PaymentRefunded, UserRegistered,
-};
-use platform::{inbox, validate, ApiError, Context, Request, Response};
+use platform::clock::now_ms;
+use platform::db::Db;
+use platform::domain::{Email, Id};
+use platform::events::{Envelope, NotificationRequested};
+use platform::inbox::Delivery;
+use platform::{validate, ApiError, Context, LocalBoxFuture};
 use serde_json::{json, Value};
 
-use crate::compose::{self, Created, Draft};
+use crate::compose::{self, Draft};
 use crate::delivery::{self, Providers};
-use crate::domain::{self, Channel, Priority, ADMINS};
+use crate::domain::{Channel, Priority, ADMINS};
 use crate::store::{self, Contact, OrderInfo};
 use crate::templates;
 
@@ -26,37 +26,61 @@ use crate::templates;
 /// given, for the record).
 const MAX_TEMPLATE_NAME: usize = 64;
 
-/// `POST /internal/notifications/events`: records the event's
-/// notifications in its transaction, then delivers them.
-pub async fn deliver(
-    req: &Request,
-    ctx: &Context,
-    db: &Db,
-    providers: &Providers,
-) -> Result<Response, ApiError> {
-    let event = inbox::parse(req)?;
-    let mut created = Vec::new();
-    let outcome = inbox::process_once(db, &event, |db| {
-        created = apply(db, &event, providers, now_ms())?;
-        Ok(())
-    })?;
-    delivery::deliver_all(db, ctx, providers, &created).await;
-    Ok(inbox::reply(&event, outcome))
+platform::event_set! {
+    /// What notifications react to.
+    pub enum Inbound {
+        UserRegistered,
+        OrderCreated,
+        OrderConfirmed,
+        OrderCancelled,
+        PaymentFailed,
+        PaymentRefunded,
+        LowStock,
+        NotificationRequested,
+    }
 }
 
-/// The effects of one event; other event types change nothing.
+/// Records the event's notifications in its transaction, then delivers
+/// them (outbound calls, after the commit).
+pub fn handle<'d>(
+    ctx: &'d Context,
+    delivery: Delivery<'d, Inbound>,
+) -> LocalBoxFuture<'d, Result<(), ApiError>> {
+    Box::pin(async move {
+        let providers = Providers::from_variables();
+        let created = delivery
+            .commit(|db| {
+                apply(
+                    db,
+                    delivery.envelope(),
+                    &delivery.event,
+                    &providers,
+                    now_ms(),
+                )
+            })?
+            .unwrap_or_default();
+        delivery::deliver_all(delivery.db, ctx, &providers, &created).await;
+        Ok(())
+    })
+}
+
+fn user_id(field: &str, value: &str) -> Result<String, ApiError> {
+    Id::parse(field, value).map(Id::into_string)
+}
+
+/// The effects of one event: what it tells whom.
 pub fn apply(
     db: &Db,
-    event: &Event,
+    envelope: &Envelope,
+    event: &Inbound,
     providers: &Providers,
     now: i64,
-) -> Result<Vec<Created>, ApiError> {
-    let drafts = match event.0.type_.as_str() {
-        "user.registered" => {
-            let p: UserRegistered = event.payload()?;
+) -> Result<Vec<compose::Created>, ApiError> {
+    let drafts = match event {
+        Inbound::UserRegistered(p) => {
             let contact = Contact {
-                user_id: domain::user_id("payload.user_id", &p.user_id)?,
-                email: validate::email("payload.email", &p.email)?,
+                user_id: user_id("payload.user_id", &p.user_id)?,
+                email: Email::parse("payload.email", &p.email)?.into_string(),
                 name: validate::required_text("payload.name", &p.name, 200)?,
             };
             store::upsert_contact(db, &contact, now)?;
@@ -68,20 +92,18 @@ pub fn apply(
                 &json!({ "name": contact.name }),
             )
         }
-        "order.created" => {
-            let p: OrderCreated = event.payload()?;
+        Inbound::OrderCreated(p) => {
             let info = OrderInfo {
-                user_id: domain::user_id("payload.user_id", &p.user_id)?,
+                user_id: user_id("payload.user_id", &p.user_id)?,
                 total_cents: Some(p.total_cents),
-                currency: p.currency,
+                currency: p.currency.clone(),
             };
             store::remember_order(db, &order_id(&p.order_id)?, &info, now)?;
             Vec::new()
         }
-        "order.confirmed" => {
-            let p: OrderConfirmed = event.payload()?;
+        Inbound::OrderConfirmed(p) => {
             let order_id = order_id(&p.order_id)?;
-            let user_id = domain::user_id("payload.user_id", &p.user_id)?;
+            let user_id = user_id("payload.user_id", &p.user_id)?;
             let currency = store::order(db, &order_id)?
                 .map(|o| o.currency)
                 .unwrap_or_default();
@@ -98,9 +120,8 @@ pub fn apply(
                 }),
             )?
         }
-        "order.cancelled" => {
-            let p: OrderCancelled = event.payload()?;
-            let user_id = domain::user_id("payload.user_id", &p.user_id)?;
+        Inbound::OrderCancelled(p) => {
+            let user_id = user_id("payload.user_id", &p.user_id)?;
             transactional(
                 db,
                 &user_id,
@@ -109,10 +130,9 @@ pub fn apply(
                 json!({ "order_id": order_id(&p.order_id)?, "reason": p.reason }),
             )?
         }
-        "payment.failed" => {
-            let p: PaymentFailed = event.payload()?;
+        Inbound::PaymentFailed(p) => {
             let order_id = order_id(&p.order_id)?;
-            match owner(db, &order_id, event)? {
+            match owner(db, &order_id, envelope)? {
                 Some(o) => transactional(
                     db,
                     &o.user_id,
@@ -123,10 +143,9 @@ pub fn apply(
                 None => Vec::new(),
             }
         }
-        "payment.refunded" => {
-            let p: PaymentRefunded = event.payload()?;
+        Inbound::PaymentRefunded(p) => {
             let order_id = order_id(&p.order_id)?;
-            match owner(db, &order_id, event)? {
+            match owner(db, &order_id, envelope)? {
                 Some(o) => transactional(
                     db,
                     &o.user_id,
@@ -142,8 +161,7 @@ pub fn apply(
                 None => Vec::new(),
             }
         }
-        "inventory.low_stock" => {
-            let p: LowStock = event.payload()?;
+        Inbound::LowStock(p) => {
             let data = json!({
                 "product_id": p.product_id,
                 "available": p.available,
@@ -162,33 +180,31 @@ pub fn apply(
                 })
                 .collect()
         }
-        "notification.requested" => requested(db, event)?,
-        // Other events on subscribed topics are not ours to act on.
-        _ => Vec::new(),
+        Inbound::NotificationRequested(p) => requested(db, p)?,
     };
     compose::record(
         db,
         drafts,
-        Some((event.0.id.as_str(), event.0.type_.as_str())),
+        Some((envelope.id.as_str(), envelope.type_.as_str())),
         providers,
         now,
     )
 }
 
 fn order_id(id: &str) -> Result<String, ApiError> {
-    domain::user_id("payload.order_id", id)
+    user_id("payload.order_id", id)
 }
 
 /// The order's owner, as remembered from `order.created`. An order never
 /// seen is logged and its event ignored: there is nobody to tell.
-fn owner(db: &Db, order_id: &str, event: &Event) -> Result<Option<OrderInfo>, ApiError> {
+fn owner(db: &Db, order_id: &str, event: &Envelope) -> Result<Option<OrderInfo>, ApiError> {
     let info = store::order(db, order_id)?;
     if info.is_none() {
         platform::redis_store::log_warning(
             "notification_unknown_order",
             &format!(
                 "{} for unknown order {order_id}: nobody to notify",
-                event.0.type_
+                event.type_
             ),
         );
     }
@@ -226,12 +242,11 @@ fn admins(db: &Db, providers: &Providers) -> Result<Vec<String>, ApiError> {
 }
 
 /// `notification.requested`: one notification as the command says.
-fn requested(db: &Db, event: &Event) -> Result<Vec<Draft>, ApiError> {
-    let p: NotificationRequested = event.payload()?;
+fn requested(db: &Db, p: &NotificationRequested) -> Result<Vec<Draft>, ApiError> {
     let user_id = if p.user_id == ADMINS {
-        p.user_id
+        p.user_id.clone()
     } else {
-        domain::user_id("payload.user_id", &p.user_id)?
+        user_id("payload.user_id", &p.user_id)?
     };
     let channel = Channel::parse("payload.channel", &p.channel)?;
     let priority = Priority::parse("payload.priority", Some(&p.priority))?;

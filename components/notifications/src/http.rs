@@ -1,73 +1,51 @@
 //! The public HTTP API: a user's history and preferences, and the
 //! admin's send.
 
-use platform::auth::{self, Principal};
-use platform::db::{now_ms, Db};
-use platform::idempotency::{self, Lookup};
-use platform::pagination::{self, PageRequest};
-use platform::ratelimit;
-use platform::{ApiError, Context, Method, Request, Response};
+use platform::auth::Principal;
+use platform::clock::now_ms;
+use platform::idempotency::Idempotency;
+use platform::pagination::PageRequest;
+use platform::{ApiError, Context, Handler, Id, Request, Response, Route};
 use serde_json::json;
 
-use crate::compose::{self, Created};
+use crate::compose;
 use crate::delivery::{self, Providers};
-use crate::domain::{self, PreferencesUpdate, ADMINS};
+use crate::domain::{PreferencesUpdate, ADMINS};
 use crate::send::SendRequest;
 use crate::store;
 
-/// The rate-limit group of every route.
-const GROUP: &str = "notifications";
 /// Page sizes of the history.
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
-pub async fn route(req: &Request, ctx: &Context, segments: &[&str]) -> Result<Response, ApiError> {
-    let ["api", "notifications", rest @ ..] = segments else {
-        return Err(ApiError::NotFound(format!("no route for {}", req.path)));
-    };
-    match (req.method, rest) {
-        (Method::Get, ["history"]) => ratelimit::limited(req, ctx, GROUP, || history(req)),
-        (Method::Get, ["preferences"]) => {
-            ratelimit::limited(req, ctx, GROUP, || get_preferences(req))
-        }
-        (Method::Put, ["preferences"]) => {
-            ratelimit::limited(req, ctx, GROUP, || put_preferences(req))
-        }
-        (Method::Post, ["send"]) => send(req, ctx).await,
-        (_, ["history"]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        (_, ["preferences"]) => Err(ApiError::MethodNotAllowed { allow: "GET, PUT" }),
-        (_, ["send"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-        _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-    }
-}
+/// Notifications' routes (all in the component's rate-limit group).
+pub const ROUTES: &[Route] = &[
+    Route::get("/api/notifications/history", Handler::Sync(history)),
+    Route::get(
+        "/api/notifications/preferences",
+        Handler::Sync(get_preferences),
+    ),
+    Route::put(
+        "/api/notifications/preferences",
+        Handler::Sync(put_preferences),
+    ),
+    Route::post("/api/notifications/send", platform::handler!(async send)),
+];
 
 /// `GET /api/notifications/history`: the caller's notifications, newest
 /// first; an admin may ask for anyone's with `user_id=`.
-fn history(req: &Request) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
-    let user_id = whose(&principal, req.query_param("user_id"))?;
+fn history(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let user_id = whose(principal, req.query_param("user_id"))?;
     let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     if let Some(after) = &page.after {
         // Cursors are notification ids.
-        domain::user_id("cursor", after)
+        Id::parse("cursor", after)
             .map_err(|_| ApiError::invalid("cursor", "is not a cursor this API issued"))?;
     }
-    let db = crate::open_db()?;
-    let mut items = store::history(&db, &user_id, page.after.as_deref(), page.limit + 1)?;
-    let more = items.len() > page.limit as usize;
-    items.truncate(page.limit as usize);
-    let next_cursor = if more {
-        items.last().map(|n| pagination::encode(&n.id))
-    } else {
-        None
-    };
-    Ok(Response::json(
-        200,
-        &json!({
-            "items": items.iter().map(store::Notification::to_json).collect::<Vec<_>>(),
-            "next_cursor": next_cursor,
-        }),
-    ))
+    let rows = store::history(ctx.db()?, &user_id, page.after.as_deref(), page.fetch())?;
+    let page = page.page(rows, |n| n.id.clone());
+    Ok(Response::json(200, &page.map(|n| n.to_json())))
 }
 
 /// The user whose history is asked for: one's own, or (admins) anyone's.
@@ -78,7 +56,7 @@ fn whose(principal: &Principal, asked: Option<String>) -> Result<String, ApiErro
     let asked = if asked == ADMINS {
         asked
     } else {
-        domain::user_id("user_id", &asked)?
+        Id::parse("user_id", &asked)?.into_string()
     };
     if !principal.can_access(&asked) {
         return Err(ApiError::Forbidden(
@@ -88,18 +66,16 @@ fn whose(principal: &Principal, asked: Option<String>) -> Result<String, ApiErro
     Ok(asked)
 }
 
-fn get_preferences(req: &Request) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
-    let db = crate::open_db()?;
-    let prefs = store::preferences(&db, &principal.user_id)?;
+fn get_preferences(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let prefs = store::preferences(ctx.db()?, &principal.user_id)?;
     Ok(Response::json(200, &prefs.to_json()))
 }
 
-fn put_preferences(req: &Request) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
+fn put_preferences(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
     let update: PreferencesUpdate = req.json()?;
-    let db = crate::open_db()?;
-    let prefs = db.transaction(|db| {
+    let prefs = ctx.db()?.transaction(|db| {
         let prefs = update.apply(store::preferences(db, &principal.user_id)?)?;
         store::save_preferences(db, &principal.user_id, &prefs, now_ms())?;
         Ok(prefs)
@@ -112,36 +88,18 @@ fn put_preferences(req: &Request) -> Result<Response, ApiError> {
 /// history shows its outcome. An `Idempotency-Key` makes a retry replay
 /// the first answer instead of sending again.
 async fn send(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let providers = Providers::from_variables();
-    let db = crate::open_db()?;
-    let mut created = Vec::new();
-    let response = ratelimit::limited(req, ctx, GROUP, || {
-        accept(req, &db, &providers, &mut created)
-    })?;
-    delivery::deliver_all(&db, ctx, &providers, &created).await;
-    Ok(response)
-}
-
-fn accept(
-    req: &Request,
-    db: &Db,
-    providers: &Providers,
-    created: &mut Vec<Created>,
-) -> Result<Response, ApiError> {
-    let admin = auth::require_admin(req)?;
-    let key = idempotency::key_from(req)?;
+    let admin = ctx.admin()?;
+    let idempotency = Idempotency::of(req, &admin.user_id)?;
     let send = req.json::<SendRequest>()?.validate()?;
-    let hash = idempotency::request_hash(req);
-    db.transaction(|db| {
-        if let Some(key) = &key {
-            match idempotency::lookup(db.connection(), &admin.user_id, key, &hash)? {
-                Lookup::Replay(saved) => return Ok(saved),
-                Lookup::Mismatch => return Err(idempotency::mismatch_error()),
-                Lookup::New => {}
-            }
+    let providers = Providers::from_variables();
+    let db = ctx.db()?;
+    let mut created = Vec::new();
+    let response = db.transaction(|db| {
+        if let Some(saved) = idempotency.begin(db)? {
+            return Ok(saved);
         }
         let drafts = send.drafts(db)?;
-        *created = compose::record(db, drafts, None, providers, now_ms())?;
+        created = compose::record(db, drafts, None, &providers, now_ms())?;
         let response = Response::json(
             202,
             &json!({
@@ -151,9 +109,9 @@ fn accept(
                     .collect::<Vec<_>>(),
             }),
         );
-        if let Some(key) = &key {
-            idempotency::store(db.connection(), &admin.user_id, key, &hash, &response)?;
-        }
+        idempotency.finish(db, &response)?;
         Ok(response)
-    })
+    })?;
+    delivery::deliver_all(db, ctx, &providers, &created).await;
+    Ok(response)
 }

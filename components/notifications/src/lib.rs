@@ -13,40 +13,36 @@ pub mod send;
 pub mod store;
 pub mod templates;
 
-use platform::db::Db;
-use platform::{ApiError, Context, Method, Request, Response};
+use platform::metrics::Metric;
+use platform::{ApiError, Component, Consumer, Context, Database, Tick};
 
-/// The component's name in logs and events.
-pub const COMPONENT: &str = "notifications";
-/// Its SQLite database label.
-pub const DATABASE: &str = "notifications";
+/// Notifications as the platform serves them: public routes, events one
+/// at a time (each delivery calls a provider after its commit), and a
+/// tick that retries due deliveries.
+pub static COMPONENT: Component<events::Inbound> = Component {
+    name: "notifications",
+    database: Some(Database {
+        label: "notifications",
+        migrations: store::MIGRATIONS,
+    }),
+    rate_limit: Some("notifications"),
+    routes: http::ROUTES,
+    events: Some(Consumer::staged(events::handle)),
+    tick: Some(Tick::Async(delivery::tick)),
+    metrics: Some(metrics),
+    ..Component::BASE
+};
 
-// Async: delivery awaits outbound HTTP to the providers.
-platform::http_component_async!(
-    crate::COMPONENT,
-    platform::request::DEFAULT_BODY_LIMIT,
-    crate::route
-);
+platform::export!(COMPONENT);
 
-/// Routes a request to its handler. The bridge's routes live under
-/// `/internal/notifications/`.
-pub async fn route(req: Request, ctx: Context) -> Result<Response, ApiError> {
-    let segments = req.segments();
-    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
-        platform::internal::require_internal(&req)?;
-        let providers = delivery::Providers::from_variables();
-        return match (req.method, internal) {
-            (Method::Post, ["events"]) => {
-                events::deliver(&req, &ctx, &open_db()?, &providers).await
-            }
-            (Method::Post, ["tick"]) => delivery::tick(&ctx, &open_db()?, &providers).await,
-            (_, ["events"] | ["tick"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        };
-    }
-    http::route(&req, &ctx, &segments).await
-}
-
-fn open_db() -> Result<Db, ApiError> {
-    Db::open(DATABASE, store::MIGRATIONS)
+fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
+    Ok(vec![Metric::gauge(
+        "notifications",
+        "Notifications, by delivery status",
+    )
+    .counts_by(
+        ctx.db()?,
+        "status",
+        "SELECT status, COUNT(*) FROM notifications GROUP BY status ORDER BY status",
+    )?])
 }

@@ -70,7 +70,7 @@ impl SendRequest {
         let user_id = if self.user_id == ADMINS {
             self.user_id
         } else {
-            domain::user_id("user_id", &self.user_id)?
+            platform::Id::parse("user_id", &self.user_id)?.into_string()
         };
         let channel = match &self.channel {
             Some(c) => Some(Channel::parse("channel", c)?),

@@ -2,8 +2,8 @@
 //! user an order belongs to), preferences, and the notifications
 //! themselves with their delivery state.
 
-use platform::db::{int, opt_text, text, Db, Migration};
-use platform::events::rfc3339_from_ms;
+use platform::clock::rfc3339_from_ms;
+use platform::db::{int, opt_int, opt_text, text, Db, Migration};
 use platform::{idempotency, inbox, ApiError};
 use serde_json::json;
 use spin_sdk::sqlite3::{QueryResult, Value};
@@ -55,10 +55,8 @@ const SCHEMA: Migration = &[
      WHERE next_attempt_at_ms IS NOT NULL",
 ];
 
-const IDEMPOTENCY: Migration = &[idempotency::SCHEMA, idempotency::SCHEMA_INDEX];
-
 /// The schema, in order.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, inbox::MIGRATION, IDEMPOTENCY];
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, inbox::MIGRATION, idempotency::MIGRATION];
 
 /// A user's address book entry, from `user.registered`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +129,7 @@ pub fn remember_order(
         &[
             text(order_id),
             text(&info.user_id),
-            info.total_cents.map_or(Value::Null, Value::Integer),
+            opt_int(info.total_cents),
             text(&info.currency),
             int(now_ms),
         ],
@@ -282,9 +280,7 @@ pub fn insert(db: &Db, n: &NewNotification<'_>) -> Result<(), ApiError> {
             text(n.body),
             text(n.decision.status.as_str()),
             opt_text(n.decision.reason.as_deref()),
-            n.decision
-                .next_attempt_at_ms
-                .map_or(Value::Null, Value::Integer),
+            opt_int(n.decision.next_attempt_at_ms),
             opt_text(n.event.map(|(id, _)| id)),
             opt_text(n.event.map(|(_, t)| t)),
             int(n.created_at_ms),
@@ -396,7 +392,7 @@ pub fn finish(
         &[
             text(status.as_str()),
             opt_text(reason),
-            next_attempt_at_ms.map_or(Value::Null, Value::Integer),
+            opt_int(next_attempt_at_ms),
             int(i64::from(attempted)),
             int(now_ms),
             text(id),
@@ -404,3 +400,6 @@ pub fn finish(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

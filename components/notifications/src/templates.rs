@@ -5,7 +5,9 @@
 
 use minijinja::{Environment, UndefinedBehavior};
 
-use crate::domain::{self, Channel};
+use platform::domain::Money;
+
+use crate::domain::Channel;
 
 /// A template's texts.
 struct Template {
@@ -137,7 +139,7 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     // SemiStrict: printing a missing variable fails, `{% if x %}` does not.
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
-    env.add_filter("money", |cents: i64| domain::money(cents));
+    env.add_filter("money", |cents: i64| Money::from_cents(cents).to_text());
     env
 }
 

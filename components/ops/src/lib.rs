@@ -4,43 +4,33 @@
 mod health;
 mod routes;
 
-use platform::{ApiError, Context, Method, Request, Response};
+use platform::{Component, Handler, Route};
 
-/// The component's name in logs.
-pub const COMPONENT: &str = "ops";
+/// Operations as the platform serves them: two public routes, not rate
+/// limited (monitors call them).
+pub static COMPONENT: Component = Component {
+    name: "ops",
+    body_limit: 16 * 1024,
+    routes: ROUTES,
+    ..Component::BASE
+};
 
-platform::http_component!(crate::COMPONENT, 16 * 1024, crate::route);
+const ROUTES: &[Route] = &[
+    Route::get("/health", Handler::Sync(|_, _| Ok(health::respond()))),
+    Route::get("/api", Handler::Sync(|_, _| routes::respond())),
+];
 
-/// Routes one request.
-pub fn route(req: &Request, _ctx: &Context) -> Result<Response, ApiError> {
-    let path = normalise(&req.path);
-    let known = matches!(path, "/health" | "/api");
-    match (req.method, path) {
-        (Method::Get, "/health") => Ok(health::respond()),
-        (Method::Get, "/api") => routes::respond(),
-        _ if known => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        (_, path) => Err(ApiError::NotFound(format!("no route for {path}"))),
-    }
-}
-
-/// The request path without a trailing `/` (`/health/` is `/health`).
-fn normalise(path: &str) -> &str {
-    match path.strip_suffix('/') {
-        Some(trimmed) if !trimmed.is_empty() => trimmed,
-        _ => path,
-    }
-}
+platform::export!(COMPONENT);
 
 #[cfg(test)]
 mod tests {
+    use platform::{Method, Response};
     use serde_json::Value;
 
     use super::*;
 
     fn call(method: Method, path: &str) -> Response {
-        let req = Request::new(method, path, &[], b"");
-        let ctx = Context::from_request(COMPONENT, &req);
-        platform::serve::respond(route(&req, &ctx), &ctx, method.as_str(), path)
+        COMPONENT.answer(platform::Request::new(method, path, &[], b""))
     }
 
     fn body_json(response: &Response) -> Value {
@@ -94,13 +84,5 @@ mod tests {
         assert_eq!(body["title"], "Not Found");
         assert_eq!(body["detail"], "no route for /api/nothing");
         assert!(response.header("x-request-id").is_some());
-    }
-
-    #[test]
-    fn normalise_trims_one_trailing_slash() {
-        assert_eq!(normalise("/health/"), "/health");
-        assert_eq!(normalise("/health"), "/health");
-        assert_eq!(normalise("/"), "/");
-        assert_eq!(normalise(""), "");
     }
 }

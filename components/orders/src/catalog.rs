@@ -1,18 +1,22 @@
 //! Prices at order time, from the catalog through local service chaining
 //! (`http://catalog.spin.internal`), never from the client.
 
+use std::time::Duration;
+
 use futures::stream::{self, StreamExt, TryStreamExt};
+use platform::domain::{Id, Money};
+use platform::outbound::{CallError, Client, Exchange};
 use platform::{ApiError, Context};
 use serde::Deserialize;
 
-use crate::domain::{self, PricedLine, RequestedLine};
+use crate::domain::{PricedLine, RequestedLine};
 
 /// The catalog as seen from inside the application.
 const CATALOG_URL: &str = "http://catalog.spin.internal/api/catalog";
 /// Product lookups in flight at once.
 const CONCURRENCY: usize = 8;
-/// Attempts per lookup: a GET is idempotent, so a failed one is retried once.
-const ATTEMPTS: usize = 2;
+/// Each lookup (a GET: retried with backoff) must be answered within this.
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The part of the catalog's product document an order needs.
 #[derive(Debug, Deserialize)]
@@ -22,9 +26,9 @@ struct CatalogProduct {
 }
 
 /// What one lookup found.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 enum Found {
-    Price(i64),
+    Price(Money),
     /// The catalog does not have (or no longer sells) the product.
     Unknown,
 }
@@ -38,13 +42,15 @@ pub async fn price(
     authorization: Option<&str>,
     lines: &[RequestedLine],
 ) -> Result<Vec<PricedLine>, ApiError> {
+    let client = Client::new().timeout(TIMEOUT);
+    let client = &client;
     stream::iter(lines.iter().enumerate())
         .map(|(i, line)| async move {
-            match lookup(ctx, authorization, &line.product_id).await? {
-                Found::Price(unit_price_cents) => Ok(PricedLine {
-                    product_id: line.product_id.clone(),
-                    quantity: line.quantity,
-                    unit_price_cents,
+            match lookup(client, ctx, authorization, &line.product_id).await? {
+                Found::Price(unit_price) => Ok(PricedLine {
+                    product_id: line.product_id.to_string(),
+                    quantity: line.quantity.get(),
+                    unit_price_cents: unit_price.cents(),
                 }),
                 Found::Unknown => Err(ApiError::invalid(
                     format!("items[{i}].product_id"),
@@ -58,64 +64,49 @@ pub async fn price(
 }
 
 async fn lookup(
+    client: &Client,
     ctx: &Context,
     authorization: Option<&str>,
-    product_id: &str,
+    product_id: &Id,
 ) -> Result<Found, ApiError> {
-    let mut last_error = String::new();
-    for _ in 0..ATTEMPTS {
-        match get_once(ctx, authorization, product_id).await {
-            Ok(found) => return Ok(found),
-            Err(Retry(e)) => last_error = e,
-        }
-    }
-    Err(ApiError::Unavailable(format!(
-        "the catalog could not price the order: {last_error}"
-    )))
-}
-
-/// A failure worth another try.
-#[derive(Debug)]
-struct Retry(String);
-
-async fn get_once(
-    ctx: &Context,
-    authorization: Option<&str>,
-    product_id: &str,
-) -> Result<Found, Retry> {
-    let mut request = spin_sdk::http::Request::get(format!("{CATALOG_URL}/{product_id}"));
-    request.header("accept", "application/json");
+    let mut exchange = Exchange::get(format!("{CATALOG_URL}/{product_id}"));
     if let Some(credential) = authorization {
-        request.header("authorization", credential);
+        exchange = exchange.header("authorization", credential);
     }
-    for (name, value) in ctx.outbound_headers() {
-        request.header(name, value);
+    let read = |status: u16, body: &[u8]| read_answer(status, body, product_id.as_str());
+    match client.send(ctx, exchange, read).await {
+        Ok(answer) => Ok(answer.value),
+        Err(CallError::Failed { last, .. }) => Err(ApiError::Unavailable(format!(
+            "the catalog could not price the order: {last}"
+        ))),
+        Err(CallError::Unavailable { .. }) => Err(ApiError::Unavailable(
+            "the catalog is unavailable; try again shortly".into(),
+        )),
     }
-    let response: spin_sdk::http::Response = spin_sdk::http::send(request.build())
-        .await
-        .map_err(|e| Retry(format!("catalog unreachable: {e}")))?;
-    read_answer(*response.status(), response.body(), product_id)
 }
 
-/// What the catalog's answer about `product_id` means.
-fn read_answer(status: u16, body: &[u8], product_id: &str) -> Result<Found, Retry> {
+/// What the catalog's answer about `product_id` means; `Err` for a
+/// failure worth another try.
+fn read_answer(status: u16, body: &[u8], product_id: &str) -> Result<Found, String> {
     match status {
         200 => {
             let product: CatalogProduct = serde_json::from_slice(body)
-                .map_err(|e| Retry(format!("unreadable catalog answer: {e}")))?;
+                .map_err(|e| format!("unreadable catalog answer: {e}"))?;
             if !product.id.eq_ignore_ascii_case(product_id) {
-                return Err(Retry(format!(
+                return Err(format!(
                     "catalog answered for {} instead of {product_id}",
                     product.id
-                )));
+                ));
             }
-            domain::price_cents(product.price)
+            Money::from_decimal(product.price)
                 .map(Found::Price)
-                .ok_or_else(|| Retry(format!("catalog price {} is not a price", product.price)))
+                .ok_or_else(|| format!("catalog price {} is not a price", product.price))
         }
         // 404: no such product; 400/422: an id the catalog would never issue.
         404 | 400 | 422 => Ok(Found::Unknown),
-        status => Err(Retry(format!("catalog answered {status}"))),
+        // Anything else (a 5xx, a 429, an auth failure between
+        // components) is worth another try.
+        status => Err(format!("catalog answered {status}")),
     }
 }
 
@@ -125,9 +116,9 @@ mod tests {
 
     fn read(status: u16, body: &str) -> Result<Option<i64>, String> {
         match read_answer(status, body.as_bytes(), "p-1") {
-            Ok(Found::Price(cents)) => Ok(Some(cents)),
+            Ok(Found::Price(price)) => Ok(Some(price.cents())),
             Ok(Found::Unknown) => Ok(None),
-            Err(Retry(why)) => Err(why),
+            Err(why) => Err(why),
         }
     }
 

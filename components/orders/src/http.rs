@@ -2,50 +2,34 @@
 //! saga status, list orders, cancel a pending one. Every route needs a
 //! user; a customer sees only their own orders, an admin sees all.
 
-use platform::auth::{self, Principal};
-use platform::db::{now_ms, Db};
-use platform::events::{new_id, rfc3339_from_ms};
-use platform::idempotency::{self, Lookup};
-use platform::pagination::{self, PageRequest};
-use platform::validate::cents_to_json;
-use platform::{ratelimit, ApiError, Context, Method, Request, Response};
+use platform::auth::Principal;
+use platform::clock::{now_ms, rfc3339_from_ms};
+use platform::db::Db;
+use platform::domain::Money;
+use platform::idempotency::Idempotency;
+use platform::pagination::PageRequest;
+use platform::{ApiError, Context, Handler, Id, Request, Response, Route};
 use serde_json::{json, Value};
 
+use crate::catalog;
 use crate::domain::saga::{self, Decision, SagaInput};
 use crate::domain::{self, NewOrder, OrderStatus, SagaStep, CURRENCY};
 use crate::orchestrator::{self, Cause};
 use crate::store::{self, Order};
-use crate::{catalog, DATABASE};
 
-/// The rate-limit group of every public route.
-const GROUP: &str = "orders";
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 /// `reservation_ttl_secs` when unset or unreadable.
 const DEFAULT_RESERVATION_TTL_SECS: u32 = 900;
 
-pub async fn route(req: &Request, ctx: &Context, segments: &[&str]) -> Result<Response, ApiError> {
-    // `limited` wraps a synchronous handler; creating an order awaits the
-    // catalog, so the limiter is used as a gate: it adds the rate-limit
-    // headers to the context (they go on any answer) or refuses with 429.
-    ratelimit::limited(req, ctx, GROUP, || Ok(Response::empty(204)))?;
-    match (req.method, segments) {
-        (Method::Post, ["api", "orders"]) => create(req, ctx).await,
-        (Method::Get, ["api", "orders"]) => list(req),
-        (_, ["api", "orders"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-        (Method::Get, ["api", "orders", id]) => get(req, id),
-        (_, ["api", "orders", _]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        (Method::Get, ["api", "orders", id, "status"]) => status(req, id),
-        (_, ["api", "orders", _, "status"]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        (Method::Post, ["api", "orders", id, "cancel"]) => cancel(req, ctx, id),
-        (_, ["api", "orders", _, "cancel"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-        _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-    }
-}
-
-fn open_db() -> Result<Db, ApiError> {
-    Db::open(DATABASE, store::MIGRATIONS)
-}
+/// Orders' routes (all in the component's rate-limit group).
+pub const ROUTES: &[Route] = &[
+    Route::get("/api/orders", Handler::Sync(list)),
+    Route::post("/api/orders", platform::handler!(async place)),
+    Route::get("/api/orders/:id", Handler::Sync(get)),
+    Route::get("/api/orders/:id/status", Handler::Sync(status)),
+    Route::post("/api/orders/:id/cancel", Handler::Sync(cancel)),
+];
 
 /// An order as clients see it: money as integer cents and as a
 /// two-decimal number, times in RFC 3339.
@@ -59,10 +43,10 @@ pub fn order_json(o: &Order) -> Value {
             "product_id": l.product_id,
             "quantity": l.quantity,
             "unit_price_cents": l.unit_price_cents,
-            "unit_price": cents_to_json(l.unit_price_cents),
+            "unit_price": Money::from_cents(l.unit_price_cents).to_json(),
         })).collect::<Vec<_>>(),
         "total_cents": o.total_cents,
-        "total": cents_to_json(o.total_cents),
+        "total": Money::from_cents(o.total_cents).to_json(),
         "currency": o.currency,
         "reason": o.reason,
         "reservation_id": o.reservation_id,
@@ -77,14 +61,14 @@ fn status_url(id: &str) -> String {
     format!("/api/orders/{id}/status")
 }
 
-fn not_found(id: &str) -> ApiError {
+fn not_found(id: &Id) -> ApiError {
     ApiError::NotFound(format!("no order {id}"))
 }
 
 /// The order if the caller may see it; anyone else gets the same 404 as
 /// for an order that does not exist, so ids reveal nothing.
-fn visible(db: &Db, principal: &Principal, id: &str) -> Result<Order, ApiError> {
-    match store::get(db, id)? {
+fn visible(db: &Db, principal: &Principal, id: &Id) -> Result<Order, ApiError> {
+    match store::get(db, id.as_str())? {
         Some(order) if principal.can_access(&order.user_id) => Ok(order),
         _ => Err(not_found(id)),
     }
@@ -98,39 +82,22 @@ fn reservation_ttl_secs() -> u32 {
         .unwrap_or(DEFAULT_RESERVATION_TTL_SECS)
 }
 
-/// What a saved response under the request's `Idempotency-Key` says.
-fn replay(
-    db: &Db,
-    user: &str,
-    key: Option<&str>,
-    hash: &str,
-) -> Result<Option<Response>, ApiError> {
-    let Some(key) = key else {
-        return Ok(None);
-    };
-    match idempotency::lookup(db.connection(), user, key, hash)? {
-        Lookup::Replay(saved) => Ok(Some(saved)),
-        Lookup::Mismatch => Err(idempotency::mismatch_error()),
-        Lookup::New => Ok(None),
-    }
-}
-
-async fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let user = auth::require_user(req)?;
-    let key = idempotency::key_from(req)?;
-    let hash = idempotency::request_hash(req);
-    let db = open_db()?;
+/// `POST /api/orders`: 202 with the order, whose saga has started.
+async fn place(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
+    let idempotency = Idempotency::of(req, &user.user_id)?;
+    let db = ctx.db()?;
     // A retry of a placed order is answered without asking the catalog.
-    if let Some(saved) = replay(&db, &user.user_id, key.as_deref(), &hash)? {
+    if let Some(saved) = idempotency.begin(db)? {
         return Ok(saved);
     }
     let request = req.json::<NewOrder>()?.validate()?;
     let lines = catalog::price(ctx, req.header("authorization"), &request.lines).await?;
-    let total_cents = domain::total_cents(&lines)
+    let total = domain::total(&lines)
         .ok_or_else(|| ApiError::invalid("items", "the order's total is too large"))?;
     let now = now_ms();
     let order = Order {
-        id: new_id(),
+        id: Id::generate().into_string(),
         user_id: user.user_id.clone(),
         status: OrderStatus::Pending,
         step: SagaStep::Reserving,
@@ -138,7 +105,7 @@ async fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         reservation_id: None,
         payment_id: None,
         lines,
-        total_cents,
+        total_cents: total.cents(),
         currency: CURRENCY.into(),
         shipping_address: request.shipping_address,
         correlation_id: ctx.request_id.clone(),
@@ -150,7 +117,7 @@ async fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     db.transaction(|db| {
         // Checked again under the write lock: a concurrent retry with the
         // same key may have placed the order while the catalog answered.
-        if let Some(saved) = replay(db, &user.user_id, key.as_deref(), &hash)? {
+        if let Some(saved) = idempotency.begin(db)? {
             return Ok(saved);
         }
         orchestrator::start(db, ctx, &order, ttl)?;
@@ -158,26 +125,24 @@ async fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         body["status_url"] = json!(status_url(&order.id));
         let response =
             Response::json(202, &body).with_header("location", format!("/api/orders/{}", order.id));
-        if let Some(key) = &key {
-            idempotency::store(db.connection(), &user.user_id, key, &hash, &response)?;
-        }
+        idempotency.finish(db, &response)?;
         Ok(response)
     })
 }
 
-fn get(req: &Request, id: &str) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
-    let id = domain::order_id(id)?;
-    let order = visible(&open_db()?, &principal, &id)?;
+fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let id = req.id("id")?;
+    let order = visible(ctx.db()?, principal, &id)?;
     Ok(Response::json(200, &order_json(&order)))
 }
 
-fn status(req: &Request, id: &str) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
-    let id = domain::order_id(id)?;
-    let db = open_db()?;
-    let order = visible(&db, &principal, &id)?;
-    let history: Vec<Value> = store::history(&db, &id)?
+fn status(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let id = req.id("id")?;
+    let db = ctx.db()?;
+    let order = visible(db, principal, &id)?;
+    let history: Vec<Value> = store::history(db, &order.id)?
         .iter()
         .map(|h| {
             json!({
@@ -202,8 +167,8 @@ fn status(req: &Request, id: &str) -> Result<Response, ApiError> {
     ))
 }
 
-fn list(req: &Request) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
+fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
     let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
     let status = match req.query_param("status") {
         None => None,
@@ -212,34 +177,22 @@ fn list(req: &Request) -> Result<Response, ApiError> {
         })?),
     };
     let owner = (!principal.is_admin()).then_some(principal.user_id.as_str());
-    let mut orders = store::list(
-        &open_db()?,
+    let orders = store::list(
+        ctx.db()?,
         owner,
         status,
         page.after.as_deref(),
-        page.limit + 1,
+        page.fetch(),
     )?;
-    let more = orders.len() > page.limit as usize;
-    orders.truncate(page.limit as usize);
-    let next_cursor = more
-        .then(|| orders.last())
-        .flatten()
-        .map(|o| pagination::encode(&o.id));
-    Ok(Response::json(
-        200,
-        &json!({
-            "items": orders.iter().map(order_json).collect::<Vec<_>>(),
-            "next_cursor": next_cursor,
-        }),
-    ))
+    let page = page.page(orders, |o| o.id.clone());
+    Ok(Response::json(200, &page.map(|o| order_json(&o))))
 }
 
-fn cancel(req: &Request, ctx: &Context, id: &str) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
-    let id = domain::order_id(id)?;
-    let db = open_db()?;
-    let order = db.transaction(|db| {
-        let order = visible(db, &principal, &id)?;
+fn cancel(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let id = req.id("id")?;
+    let order = ctx.db()?.transaction(|db| {
+        let order = visible(db, principal, &id)?;
         match saga::decide(&order.saga_state(), &SagaInput::CancelRequested) {
             Decision::Apply(change) => {
                 if !orchestrator::carry_out(db, ctx, &order, &change, Cause::request())? {
@@ -251,7 +204,7 @@ fn cancel(req: &Request, ctx: &Context, id: &str) -> Result<Response, ApiError> 
             Decision::Refuse(why) => return Err(ApiError::Conflict(why)),
             Decision::Ignore => {}
         }
-        store::get(db, &id)?.ok_or_else(|| not_found(&id))
+        store::get(db, &order.id)?.ok_or_else(|| not_found(&id))
     })?;
     Ok(Response::json(200, &order_json(&order)))
 }

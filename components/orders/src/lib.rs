@@ -11,33 +11,36 @@ mod http;
 mod orchestrator;
 pub mod store;
 
-use platform::db::Db;
-use platform::{ApiError, Context, Request, Response};
+use platform::metrics::Metric;
+use platform::{ApiError, Component, Consumer, Context, Database, Tick};
 
-/// The component's name in logs and events.
-pub const COMPONENT: &str = "orders";
-/// Its SQLite database label.
-pub const DATABASE: &str = "orders";
+/// Orders as the platform serves it: public routes (all in one rate-limit
+/// group), the saga's answers in batches, and a tick for timeouts.
+pub static COMPONENT: Component<events::Inbound> = Component {
+    name: "orders",
+    database: Some(Database {
+        label: "orders",
+        migrations: store::MIGRATIONS,
+    }),
+    rate_limit: Some("orders"),
+    routes: http::ROUTES,
+    events: Some(Consumer::in_transaction(events::apply).batches()),
+    tick: Some(Tick::Sync(orchestrator::time_out_stalled)),
+    metrics: Some(metrics),
+    ..Component::BASE
+};
 
-platform::http_component_async!(
-    crate::COMPONENT,
-    platform::request::DEFAULT_BODY_LIMIT,
-    crate::route
-);
+platform::export!(COMPONENT);
 
-/// Routes a request to its handler. The bridge's routes live under
-/// `/internal/orders/`.
-pub async fn route(req: Request, ctx: Context) -> Result<Response, ApiError> {
-    let segments = req.segments();
-    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
-        platform::internal::require_internal(&req)?;
-        let db = Db::open(DATABASE, store::MIGRATIONS)?;
-        return match internal {
-            ["outbox", ..] => platform::outbox::handle(&req, &db, internal),
-            ["events"] => events::deliver(&req, &ctx, &db),
-            ["tick"] => events::tick(&req, &ctx, &db),
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        };
-    }
-    http::route(&req, &ctx, &segments).await
+fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
+    let db = ctx.db()?;
+    Ok(vec![
+        Metric::counter("orders_created_total", "Orders placed")
+            .count(db, "SELECT COUNT(*) FROM orders")?,
+        Metric::gauge("orders", "Orders, by status").counts_by(
+            db,
+            "status",
+            "SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status",
+        )?,
+    ])
 }

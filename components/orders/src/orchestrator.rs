@@ -1,16 +1,26 @@
-//! Carries out the saga's decisions: the order's conditional update, the
-//! commands and events it sends (appended to the outbox) and its history
-//! row, all in the caller's transaction.
+//! The saga's service: places orders, carries out the saga's decisions
+//! (the order's conditional update, the commands and events it sends
+//! through the outbox, and its history row, all in one transaction) and
+//! times out steps that waited too long. HTTP handlers, event handlers and
+//! the tick all come through here.
 
+use platform::clock::now_ms;
+use platform::component::report;
+use platform::db::Db;
 use platform::events::{
-    topics, CommitReservation, Envelope, Event, OrderCancelled, OrderConfirmed, OrderCreated,
-    PaymentRequested, RefundRequested, ReleaseReservation, ReserveStock,
+    CommitReservation, Envelope, Event, Line, OrderCancelled, OrderConfirmed, OrderCreated,
+    Payload, PaymentRequested, RefundRequested, ReleaseReservation, ReserveStock,
 };
-use platform::{outbox, ApiError, Context};
-use serde::Serialize;
+use platform::{outbox, ApiError, Context, Report};
+use serde_json::json;
 
-use crate::domain::saga::{Change, Command};
+use crate::domain::saga::{self, Change, Command, Decision, SagaInput};
 use crate::store::{self, HistoryEntry, Order};
+
+/// Orders compensated per tick, at most (the next tick takes the rest).
+const TIMEOUT_BATCH: u32 = 200;
+/// `saga_step_timeout_secs` when unset or unreadable.
+const DEFAULT_STEP_TIMEOUT_SECS: u64 = 60;
 
 /// Why a change happens: an event being handled, or (for a user's request
 /// or a tick) nothing that travels as an event.
@@ -48,19 +58,12 @@ impl<'a> Cause<'a> {
     }
 }
 
-fn event<P: Serialize>(
-    ctx: &Context,
-    cause: Cause<'_>,
-    event_type: &str,
-    topic: &str,
-    order_id: &str,
-    payload: &P,
-) -> Result<Event, ApiError> {
-    let mut event = Event::new(event_type, topic, order_id, payload, ctx, cause.event)?;
-    if let Some(correlation_id) = cause.correlation_id {
-        event.0.correlation_id = correlation_id.to_string();
-    }
-    Ok(event)
+fn event<P: Payload>(ctx: &Context, cause: Cause<'_>, payload: &P) -> Result<Event, ApiError> {
+    let event = Event::new(payload, ctx, cause.event)?;
+    Ok(match cause.correlation_id {
+        Some(correlation_id) => event.in_chain(correlation_id),
+        None => event,
+    })
 }
 
 /// The event a command becomes.
@@ -78,21 +81,11 @@ fn command_event(
         } => event(
             ctx,
             cause,
-            "inventory.release",
-            topics::INVENTORY_COMMANDS,
-            id,
-            &ReleaseReservation {
-                order_id: id.into(),
-                reservation_id: reservation_id.clone(),
-                reason: reason.clone(),
-            },
+            &ReleaseReservation::for_order(id, reservation_id.as_deref(), reason),
         ),
         Command::RequestPayment => event(
             ctx,
             cause,
-            "payment.requested",
-            topics::PAYMENTS_COMMANDS,
-            id,
             &PaymentRequested {
                 order_id: id.into(),
                 user_id: order.user_id.clone(),
@@ -103,20 +96,11 @@ fn command_event(
         Command::CommitStock { reservation_id } => event(
             ctx,
             cause,
-            "inventory.commit",
-            topics::INVENTORY_COMMANDS,
-            id,
-            &CommitReservation {
-                order_id: id.into(),
-                reservation_id: reservation_id.clone(),
-            },
+            &CommitReservation::for_order(id, reservation_id.as_deref()),
         ),
         Command::RefundPayment { payment_id, reason } => event(
             ctx,
             cause,
-            "payment.refund_requested",
-            topics::PAYMENTS_COMMANDS,
-            id,
             &RefundRequested {
                 payment_id: payment_id.clone(),
                 order_id: id.into(),
@@ -126,9 +110,6 @@ fn command_event(
         Command::AnnounceConfirmed { payment_id } => event(
             ctx,
             cause,
-            "order.confirmed",
-            topics::ORDERS,
-            id,
             &OrderConfirmed {
                 order_id: id.into(),
                 user_id: order.user_id.clone(),
@@ -139,9 +120,6 @@ fn command_event(
         Command::AnnounceCancelled { reason } => event(
             ctx,
             cause,
-            "order.cancelled",
-            topics::ORDERS,
-            id,
             &OrderCancelled {
                 order_id: id.into(),
                 user_id: order.user_id.clone(),
@@ -155,7 +133,7 @@ fn command_event(
 /// sends its commands. False, with nothing written, if the order is no
 /// longer where it was read.
 pub fn carry_out(
-    db: &platform::db::Db,
+    db: &Db,
     ctx: &Context,
     order: &Order,
     change: &Change,
@@ -186,7 +164,7 @@ pub fn carry_out(
         &HistoryEntry {
             step,
             status,
-            at_ms: platform::db::now_ms(),
+            at_ms: now_ms(),
             event_type,
             event_id,
             detail: Some(change.detail.clone()),
@@ -198,16 +176,16 @@ pub fn carry_out(
 /// Writes a new order: the order and its lines, its first history row,
 /// `order.created` and the `inventory.reserve` command that starts the saga.
 pub fn start(
-    db: &platform::db::Db,
+    db: &Db,
     ctx: &Context,
     order: &Order,
     reservation_ttl_secs: u32,
 ) -> Result<(), ApiError> {
     store::insert(db, order)?;
-    let lines: Vec<platform::events::Line> = order
+    let lines: Vec<Line> = order
         .lines
         .iter()
-        .map(|l| platform::events::Line {
+        .map(|l| Line {
             product_id: l.product_id.clone(),
             quantity: l.quantity,
         })
@@ -216,9 +194,6 @@ pub fn start(
     let created = event(
         ctx,
         cause,
-        "order.created",
-        topics::ORDERS,
-        &order.id,
         &OrderCreated {
             order_id: order.id.clone(),
             user_id: order.user_id.clone(),
@@ -230,9 +205,6 @@ pub fn start(
     let reserve = event(
         ctx,
         cause,
-        "inventory.reserve",
-        topics::INVENTORY_COMMANDS,
-        &order.id,
         &ReserveStock {
             order_id: order.id.clone(),
             lines,
@@ -253,4 +225,68 @@ pub fn start(
             detail: Some("order placed; stock reservation requested".into()),
         },
     )
+}
+
+/// Feeds an answer from inventory or payments to the saga of its order.
+/// An answer about an order this component does not have is not its own;
+/// it is acknowledged and changes nothing.
+pub fn answer(
+    db: &Db,
+    ctx: &Context,
+    envelope: &Envelope,
+    order_id: &str,
+    input: &SagaInput,
+) -> Result<(), ApiError> {
+    let Some(order) = store::get(db, order_id)? else {
+        return Ok(());
+    };
+    match saga::decide(&order.saga_state(), input) {
+        Decision::Apply(change) => {
+            carry_out(db, ctx, &order, &change, Cause::event(envelope))?;
+        }
+        Decision::Ignore | Decision::Refuse(_) => {}
+    }
+    Ok(())
+}
+
+/// How long a saga step may wait for its answer.
+fn step_timeout_secs() -> u64 {
+    spin_sdk::variables::get("saga_step_timeout_secs")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&secs: &u64| secs > 0)
+        .unwrap_or(DEFAULT_STEP_TIMEOUT_SECS)
+}
+
+/// Tick work: compensates pending orders whose step timed out, one
+/// transaction per order (re-read, so an answer that arrived meanwhile
+/// wins over the timeout).
+pub fn time_out_stalled(ctx: &Context) -> Result<Report, ApiError> {
+    let db = ctx.db()?;
+    let timeout = step_timeout_secs();
+    let limit_ms = i64::try_from(timeout.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let candidates = store::stalled(db, now_ms().saturating_sub(limit_ms), TIMEOUT_BATCH)?;
+    let mut timed_out = 0u32;
+    for id in &candidates {
+        let compensated = db.transaction(|db| {
+            let Some(order) = store::get(db, id)? else {
+                return Ok(false);
+            };
+            if !saga::timed_out(order.step_started_at_ms, now_ms(), timeout) {
+                return Ok(false);
+            }
+            match saga::decide(&order.saga_state(), &SagaInput::StepTimedOut) {
+                Decision::Apply(change) => carry_out(
+                    db,
+                    ctx,
+                    &order,
+                    &change,
+                    Cause::continuing(&order.correlation_id),
+                ),
+                Decision::Ignore | Decision::Refuse(_) => Ok(false),
+            }
+        })?;
+        timed_out += u32::from(compensated);
+    }
+    Ok(report(json!({ "timed_out": timed_out })))
 }

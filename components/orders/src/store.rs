@@ -2,7 +2,8 @@
 //! an `UPDATE ... WHERE status = ? AND step = ?` inside the caller's
 //! transaction, so it applies once however many copies of its cause race.
 
-use platform::db::{int, now_ms, opt_text, text, Db, Migration};
+use platform::clock::now_ms;
+use platform::db::{int, opt_text, text, Db, Migration};
 use platform::{idempotency, inbox, outbox, ApiError};
 use spin_sdk::sqlite3::{RowResult, Value};
 
@@ -47,10 +48,13 @@ const SCHEMA: Migration = &[
     "CREATE INDEX order_history_by_order ON order_history (order_id, seq)",
 ];
 
-const IDEMPOTENCY: Migration = &[idempotency::SCHEMA, idempotency::SCHEMA_INDEX];
-
 /// The schema, in order.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, inbox::MIGRATION, IDEMPOTENCY];
+pub const MIGRATIONS: &[Migration] = &[
+    SCHEMA,
+    outbox::MIGRATION,
+    inbox::MIGRATION,
+    idempotency::MIGRATION,
+];
 
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -312,3 +316,6 @@ pub fn stalled(db: &Db, started_before_ms: i64, limit: u32) -> Result<Vec<String
     )?;
     Ok(r.rows.iter().filter_map(|row| opt_string(row, 0)).collect())
 }
+
+#[cfg(test)]
+mod tests;

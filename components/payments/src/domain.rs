@@ -1,15 +1,15 @@
 //! Payment rules, free of storage and transport: what a payment may be,
 //! the reasons one fails, and how the provider's answers are read.
 
+use platform::domain::{Currency, Id, Money, Reference};
 use platform::events::PaymentRequested;
+use platform::outbound::is_retryable;
 use platform::validate;
 use platform::ApiError;
 use serde::Deserialize;
 
 /// Largest charge, in minor units (the provider's limit).
 pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
-/// Longest merchant reference.
-pub const MAX_REFERENCE_LEN: usize = 128;
 
 /// Where a payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,36 +63,9 @@ impl FailureReason {
     }
 }
 
-/// An id from another component (orders, users) or of ours: bounded and
-/// safe to log and to put in a provider's idempotency key.
-pub fn id(field: &str, value: &str) -> Result<String, ApiError> {
-    validate::length(field, value, 1, 64)?;
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::invalid(
-            field,
-            "may contain only letters, digits, '-' and '_'",
-        ));
-    }
-    Ok(value.to_string())
-}
-
-/// An ISO 4217-shaped currency code, upper-cased.
-pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
-    let v = value.trim().to_ascii_uppercase();
-    if v.len() != 3 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid(
-            field,
-            "must be a three-letter currency code",
-        ));
-    }
-    Ok(v)
-}
-
+/// An amount a charge may be: 1 cent to the provider's limit.
 pub fn amount(field: &str, cents: i64) -> Result<i64, ApiError> {
-    validate::range(field, cents, 1, MAX_AMOUNT_CENTS)
+    Money::parse_cents(field, cents, 1, MAX_AMOUNT_CENTS).map(Money::cents)
 }
 
 /// A charge ready to send: who pays how much, under which reference.
@@ -107,15 +80,17 @@ pub struct ChargeSpec {
 /// A `payment.requested` command, checked. Its order and user ids must be
 /// usable (422 otherwise: the bridge dead-letters it); a bad amount or
 /// currency is the payment's failure, answered with `payment.failed`.
-pub fn requested(p: &PaymentRequested) -> Result<(String, Result<ChargeSpec, ApiError>), ApiError> {
-    let order_id = id("payload.order_id", &p.order_id)?;
-    let user_id = id("payload.user_id", &p.user_id)?;
+pub fn requested(p: &PaymentRequested) -> Result<(Id, Result<ChargeSpec, ApiError>), ApiError> {
+    let order_id = Id::parse("payload.order_id", &p.order_id)?;
+    let user_id = Id::parse("payload.user_id", &p.user_id)?;
     let spec = amount("payload.amount_cents", p.amount_cents).and_then(|amount_cents| {
         Ok(ChargeSpec {
-            user_id,
+            user_id: user_id.into_string(),
             amount_cents,
-            currency: currency("payload.currency", &p.currency)?,
-            reference: order_id.clone(),
+            currency: Currency::parse("payload.currency", &p.currency)?
+                .as_str()
+                .to_string(),
+            reference: order_id.to_string(),
         })
     });
     Ok((order_id, spec))
@@ -133,19 +108,14 @@ pub struct DirectCharge {
 
 impl DirectCharge {
     pub fn validate(self) -> Result<ChargeSpec, ApiError> {
-        let reference = self.reference.trim();
-        validate::length("reference", reference, 1, MAX_REFERENCE_LEN)?;
-        if !reference.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::invalid(
-                "reference",
-                "must be visible ASCII characters without spaces",
-            ));
-        }
+        let reference = Reference::parse("reference", &self.reference)?;
         Ok(ChargeSpec {
-            user_id: id("user_id", &self.user_id)?,
+            user_id: Id::parse("user_id", &self.user_id)?.into_string(),
             amount_cents: amount("amount_cents", self.amount_cents)?,
-            currency: currency("currency", &self.currency)?,
-            reference: reference.to_string(),
+            currency: Currency::parse("currency", &self.currency)?
+                .as_str()
+                .to_string(),
+            reference: reference.as_str().to_string(),
         })
     }
 }
@@ -186,11 +156,6 @@ pub enum RefundAnswer {
     Rejected { status: u16 },
 }
 
-/// Statuses worth another attempt of an idempotent request.
-pub fn retryable(status: u16) -> bool {
-    status >= 500 || status == 408 || status == 429
-}
-
 #[derive(Deserialize)]
 struct Created {
     id: String,
@@ -210,7 +175,7 @@ pub fn charge_answer(status: u16, body: &[u8]) -> Result<ChargeAnswer, String> {
             .map(|charge_id| ChargeAnswer::Captured { charge_id })
             .ok_or_else(|| format!("the provider answered {status} without a charge id")),
         402 => Ok(ChargeAnswer::Declined),
-        s if retryable(s) => Err(format!("the provider answered {s}")),
+        s if is_retryable(s) => Err(format!("the provider answered {s}")),
         s => Ok(ChargeAnswer::Rejected { status: s }),
     }
 }
@@ -221,7 +186,7 @@ pub fn refund_answer(status: u16, body: &[u8]) -> Result<RefundAnswer, String> {
         200..=299 => created_id(body)
             .map(|refund_id| RefundAnswer::Refunded { refund_id })
             .ok_or_else(|| format!("the provider answered {status} without a refund id")),
-        s if retryable(s) => Err(format!("the provider answered {s}")),
+        s if is_retryable(s) => Err(format!("the provider answered {s}")),
         s => Ok(RefundAnswer::Rejected { status: s }),
     }
 }
@@ -243,7 +208,7 @@ mod tests {
     fn a_request_needs_usable_ids_and_fails_on_a_bad_amount() {
         let (order, spec) = requested(&request("o-1", "u-1", 2500, "usd")).expect("ids");
         let spec = spec.expect("valid");
-        assert_eq!(order, "o-1");
+        assert_eq!(order.as_str(), "o-1");
         assert_eq!(
             (
                 spec.amount_cents,

@@ -2,53 +2,33 @@
 //! refunds and direct charges, and the provider's health as the circuit
 //! breaker sees it.
 
-use platform::auth::{self, Principal};
+use platform::auth::Principal;
+use platform::clock::rfc3339_from_ms;
 use platform::db::Db;
-use platform::events::{new_id, rfc3339_from_ms};
-use platform::idempotency::{self, Lookup};
-use platform::pagination::{self, PageRequest};
-use platform::validate::cents_to_json;
-use platform::{ratelimit, ApiError, Context, Method, Request, Response};
+use platform::domain::Money;
+use platform::idempotency::Idempotency;
+use platform::pagination::PageRequest;
+use platform::{ApiError, Context, Handler, Id, Request, Response, Route};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{self, DirectCharge, FailureReason, RefundBody, Status};
-use crate::events::{record_charge, record_refund, refund_at_provider};
+use crate::domain::{DirectCharge, FailureReason, RefundBody, Status};
 use crate::provider::{ChargeOutcome, Provider};
+use crate::service;
 use crate::store::{self, Payment};
-use crate::DATABASE;
 
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
-pub fn route(req: &Request, ctx: &Context, segments: &[&str]) -> Result<Response, ApiError> {
-    let ["api", "payments", rest @ ..] = segments else {
-        return Err(ApiError::NotFound(format!("no route for {}", req.path)));
-    };
-    match (req.method, rest) {
-        // Health is for monitors: not rate limited, no credentials.
-        (Method::Get, ["health"]) => health(),
-        (_, ["health"]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        _ => ratelimit::limited(req, ctx, "payments", || dispatch(req, ctx, rest)),
-    }
-}
-
-fn dispatch(req: &Request, ctx: &Context, rest: &[&str]) -> Result<Response, ApiError> {
-    match (req.method, rest) {
-        (Method::Get, []) => list(req),
-        (Method::Post, []) => create(req, ctx),
-        (_, []) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-        (Method::Get, [id]) => get(req, id),
-        (_, [_]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        (Method::Post, [id, "refund"]) => refund(req, ctx, id),
-        (_, [_, "refund"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-        _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-    }
-}
-
-fn open_db() -> Result<Db, ApiError> {
-    Db::open(DATABASE, store::MIGRATIONS)
-}
+/// Payments' routes; health is for monitors: not rate limited, no
+/// credentials.
+pub const ROUTES: &[Route] = &[
+    Route::get("/api/payments/health", Handler::Sync(health)).unlimited(),
+    Route::get("/api/payments", Handler::Sync(list)),
+    Route::post("/api/payments", platform::handler!(async charge)),
+    Route::get("/api/payments/:id", Handler::Sync(get)),
+    Route::post("/api/payments/:id/refund", platform::handler!(async refund)),
+];
 
 /// A payment as clients see it.
 pub fn payment_json(p: &Payment) -> serde_json::Value {
@@ -57,7 +37,7 @@ pub fn payment_json(p: &Payment) -> serde_json::Value {
         "order_id": p.order_id,
         "user_id": p.user_id,
         "amount_cents": p.amount_cents,
-        "amount": cents_to_json(p.amount_cents),
+        "amount": Money::from_cents(p.amount_cents).to_json(),
         "currency": p.currency,
         "status": p.status.as_str(),
         "reason": p.reason,
@@ -71,102 +51,77 @@ pub fn payment_json(p: &Payment) -> serde_json::Value {
     })
 }
 
-fn not_found(id: &str) -> ApiError {
+fn not_found(id: &Id) -> ApiError {
     ApiError::NotFound(format!("no payment {id}"))
 }
 
 /// The payment, if `principal` may see it (its owner, or an admin).
-fn visible(db: &Db, principal: &Principal, id: &str) -> Result<Payment, ApiError> {
-    match store::get(db, id)? {
+fn visible(db: &Db, principal: &Principal, id: &Id) -> Result<Payment, ApiError> {
+    match store::get(db, id.as_str())? {
         Some(p) if principal.can_access(&p.user_id) => Ok(p),
         _ => Err(not_found(id)),
     }
 }
 
-fn get(req: &Request, id: &str) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
-    let id = domain::id("id", id)?;
-    let payment = visible(&open_db()?, &principal, &id)?;
+fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let id = req.id("id")?;
+    let payment = visible(ctx.db()?, principal, &id)?;
     Ok(Response::json(200, &payment_json(&payment)))
 }
 
-fn list(req: &Request) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
+fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
     let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
-    let order_id = req
-        .query_param("order_id")
-        .map(|o| domain::id("order_id", &o))
-        .transpose()?;
+    let order_id = req.query_id("order_id")?;
     // Customers see their own; an admin sees everyone's, or one user's.
     let user_id = if principal.is_admin() {
-        req.query_param("user_id")
-            .map(|u| domain::id("user_id", &u))
-            .transpose()?
+        req.query_id("user_id")?.map(Id::into_string)
     } else {
         Some(principal.user_id.clone())
     };
-    let mut items = store::list(
-        &open_db()?,
+    let rows = store::list(
+        ctx.db()?,
         user_id.as_deref(),
-        order_id.as_deref(),
+        order_id.as_ref().map(Id::as_str),
         page.after.as_deref(),
-        page.limit + 1,
+        page.fetch(),
     )?;
-    let more = items.len() > page.limit as usize;
-    items.truncate(page.limit as usize);
-    let next_cursor = if more {
-        items.last().map(|p| pagination::encode(&p.id))
-    } else {
-        None
-    };
-    Ok(Response::json(
-        200,
-        &json!({
-            "items": items.iter().map(payment_json).collect::<Vec<_>>(),
-            "next_cursor": next_cursor,
-        }),
-    ))
+    let page = page.page(rows, |p| p.id.clone());
+    Ok(Response::json(200, &page.map(|p| payment_json(&p))))
 }
 
 /// `POST /api/payments`: an admin charges a user directly. With an
 /// `Idempotency-Key` a retry answers the first result and charges once.
 /// Direct charges belong to no order, so they publish no saga events.
-fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let admin = auth::require_admin(req)?;
-    let key = idempotency::key_from(req)?;
-    let body: DirectCharge = req.json()?;
-    let spec = body.validate()?;
-    let hash = idempotency::request_hash(req);
-    let db = open_db()?;
-    if let Some(key) = &key {
-        match idempotency::lookup(db.connection(), &admin.user_id, key, &hash)? {
-            Lookup::Replay(saved) => return Ok(saved),
-            Lookup::Mismatch => return Err(idempotency::mismatch_error()),
-            Lookup::New => {}
-        }
+async fn charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let admin = ctx.admin()?;
+    let idempotency = Idempotency::of(req, &admin.user_id)?;
+    let spec = req.json::<DirectCharge>()?.validate()?;
+    let db = ctx.db()?;
+    if let Some(saved) = idempotency.begin(db)? {
+        return Ok(saved);
     }
     // The provider's key: stable across retries of this request when the
     // client sent a key, fresh otherwise.
-    let provider_key = match &key {
+    let provider_key = match idempotency.key() {
         Some(k) => format!("api-{}", hex_sha256(&format!("{}\n{k}", admin.user_id))),
-        None => format!("api-{}", new_id()),
+        None => format!("api-{}", Id::generate()),
     };
-    let outcome = Provider::from_variables().charge(ctx, &provider_key, &spec);
+    let outcome = Provider::from_variables()
+        .charge(ctx, &provider_key, &spec)
+        .await;
     db.transaction(|db| {
-        if let Some(key) = &key {
-            // A concurrent retry of the same request may have finished first.
-            match idempotency::lookup(db.connection(), &admin.user_id, key, &hash)? {
-                Lookup::Replay(saved) => return Ok(saved),
-                Lookup::Mismatch => return Err(idempotency::mismatch_error()),
-                Lookup::New => {}
-            }
+        // A concurrent retry of the same request may have finished first.
+        if let Some(saved) = idempotency.begin(db)? {
+            return Ok(saved);
         }
-        let payment = record_charge(db, ctx, None, None, &spec, &outcome)?;
+        let payment = service::record_charge(db, ctx, None, None, &spec, &outcome)?;
         let response = charge_response(&payment, &outcome, ctx);
         // Successes and declines are final; an unavailable provider is
         // worth retrying under the same key.
-        if let (Some(key), 201 | 402) = (&key, response.status) {
-            idempotency::store(db.connection(), &admin.user_id, key, &hash, &response)?;
+        if matches!(response.status, 201 | 402) {
+            idempotency.finish(db, &response)?;
         }
         Ok(response)
     })
@@ -225,26 +180,25 @@ fn hex_sha256(s: &str) -> String {
 }
 
 /// `POST /api/payments/:id/refund` (admin): refunds a succeeded payment.
-fn refund(req: &Request, ctx: &Context, id: &str) -> Result<Response, ApiError> {
-    auth::require_admin(req)?;
-    let id = domain::id("id", id)?;
-    let body: RefundBody = if req.body.iter().all(u8::is_ascii_whitespace) && !req.body_too_large {
+async fn refund(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    ctx.admin()?;
+    let id = req.id("id")?;
+    let body: RefundBody = if req.body_is_empty() {
         RefundBody::default()
     } else {
         req.json()?
     };
     let reason = body.reason()?;
-    let db = open_db()?;
-    let payment = store::get(&db, &id)?.ok_or_else(|| not_found(&id))?;
+    let db = ctx.db()?;
+    let payment = store::get(db, id.as_str())?.ok_or_else(|| not_found(&id))?;
     if payment.status != Status::Succeeded {
         return Err(ApiError::Conflict(format!(
             "payment {id} is {}; only a succeeded payment can be refunded",
             payment.status.as_str()
         )));
     }
-    let refund_ref = refund_at_provider(ctx, &payment)?;
-    let refunded =
-        db.transaction(|db| record_refund(db, ctx, None, &payment, &refund_ref, &reason))?;
+    let refund_ref = service::refund_at_provider(ctx, &payment).await?;
+    let refunded = service::record_refund(db, ctx, None, &payment, &refund_ref, &reason)?;
     let refunded = refunded.ok_or_else(|| {
         ApiError::Conflict(format!("payment {id} was refunded by another request"))
     })?;
@@ -253,11 +207,12 @@ fn refund(req: &Request, ctx: &Context, id: &str) -> Result<Response, ApiError> 
 
 /// `GET /api/payments/health`: 200 whatever the breaker says; an open
 /// breaker is information, not a failure of this component.
-fn health() -> Result<Response, ApiError> {
+fn health(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let provider = Provider::from_variables();
-    let config = provider.breaker().config();
+    let breaker = provider.breaker(ctx);
+    let config = breaker.config();
     let time = |ms: Option<i64>| ms.map(rfc3339_from_ms);
-    let (status, breaker) = match provider.breaker().state() {
+    let (status, breaker) = match breaker.state() {
         Ok(s) => (
             if s.state == "closed" {
                 "ok"

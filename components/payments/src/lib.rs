@@ -7,36 +7,35 @@ pub mod domain;
 mod events;
 mod http;
 pub mod provider;
+mod service;
 pub mod store;
-mod transport;
 
-use platform::db::Db;
-use platform::{ApiError, Context, Request, Response};
+use platform::metrics::Metric;
+use platform::{ApiError, Component, Consumer, Context, Database};
 
-/// The component's name in logs and events.
-pub const COMPONENT: &str = "payments";
-/// Its SQLite database label.
-pub const DATABASE: &str = "payments";
+/// Payments as the platform serves it: public routes, the saga's
+/// commands one at a time (each calls the provider), and a tick that
+/// forgets old idempotency keys.
+pub static COMPONENT: Component<events::Inbound> = Component {
+    name: "payments",
+    database: Some(Database {
+        label: "payments",
+        migrations: store::MIGRATIONS,
+    }),
+    rate_limit: Some("payments"),
+    routes: http::ROUTES,
+    events: Some(Consumer::staged(events::handle)),
+    metrics: Some(metrics),
+    ..Component::BASE
+};
 
-platform::http_component!(
-    crate::COMPONENT,
-    platform::request::DEFAULT_BODY_LIMIT,
-    crate::route
-);
+platform::export!(COMPONENT);
 
-/// Routes a request to its handler. The bridge's routes live under
-/// `/internal/payments/`.
-pub fn route(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let segments = req.segments();
-    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
-        platform::internal::require_internal(req)?;
-        let db = Db::open(DATABASE, store::MIGRATIONS)?;
-        return match internal {
-            ["outbox", ..] => platform::outbox::handle(req, &db, internal),
-            ["events"] => events::deliver(req, ctx, &db),
-            ["tick"] => events::tick(req, &db),
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        };
-    }
-    http::route(req, ctx, &segments)
+fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
+    Ok(vec![Metric::gauge("payments", "Payments, by status")
+        .counts_by(
+            ctx.db()?,
+            "status",
+            "SELECT status, COUNT(*) FROM payments GROUP BY status ORDER BY status",
+        )?])
 }

@@ -1,16 +1,16 @@
 //! The payment provider's API as payments uses it: charges and refunds,
 //! each an idempotent POST (the provider dedupes on `Idempotency-Key`)
-//! sent through the `psp` circuit breaker and retried with backoff.
+//! sent through the platform's outbound client, guarded by the `psp`
+//! circuit breaker and retried with backoff.
 
 use std::time::Duration;
 
 use platform::breaker::Breaker;
-use platform::outbound::{self, Answer, CallError, RetryPolicy};
+use platform::outbound::{Answer, CallError, Client, Exchange};
 use platform::{ApiError, Context};
 use serde_json::json;
 
 use crate::domain::{self, ChargeAnswer, ChargeSpec, FailureReason, RefundAnswer};
-use crate::transport;
 
 /// The breaker every instance shares for the provider.
 pub const BREAKER: &str = "psp";
@@ -22,8 +22,7 @@ const DEFAULT_TIMEOUT_MS: u64 = 3_000;
 pub struct Provider {
     base_url: String,
     api_key: String,
-    timeout: Duration,
-    breaker: Breaker,
+    client: Client,
 }
 
 /// How a charge ended.
@@ -49,8 +48,9 @@ impl Provider {
         Self {
             base_url: base_url(var("psp_url")),
             api_key: var("psp_api_key").unwrap_or_default(),
-            timeout: Duration::from_millis(timeout_ms),
-            breaker: Breaker::open(BREAKER),
+            client: Client::new()
+                .timeout(Duration::from_millis(timeout_ms))
+                .breaker(BREAKER),
         }
     }
 
@@ -58,18 +58,21 @@ impl Provider {
         &self.base_url
     }
 
-    pub fn breaker(&self) -> &Breaker {
-        &self.breaker
+    /// The provider's circuit breaker, on the request's Redis.
+    pub fn breaker<'r>(&self, ctx: &'r Context) -> Breaker<'r> {
+        Breaker::open(BREAKER, ctx)
     }
 
     /// Charges `spec` under the provider idempotency key `key`.
-    pub fn charge(&self, ctx: &Context, key: &str, spec: &ChargeSpec) -> ChargeOutcome {
+    pub async fn charge(&self, ctx: &Context, key: &str, spec: &ChargeSpec) -> ChargeOutcome {
         let body = json!({
             "amount_cents": spec.amount_cents,
             "currency": spec.currency,
             "reference": spec.reference,
         });
-        let result = self.post(ctx, "/charges", key, &body, domain::charge_answer);
+        let result = self
+            .post(ctx, "/charges", key, &body, domain::charge_answer)
+            .await;
         match result {
             Ok(Answer {
                 value: ChargeAnswer::Captured { charge_id },
@@ -115,9 +118,17 @@ impl Provider {
     /// Refunds the whole of charge `charge_id` under key `key`; returns
     /// the provider's refund id. 503 while the provider cannot be reached
     /// (a retry later is safe), 409 when it refuses.
-    pub fn refund(&self, ctx: &Context, key: &str, charge_id: &str) -> Result<String, ApiError> {
+    pub async fn refund(
+        &self,
+        ctx: &Context,
+        key: &str,
+        charge_id: &str,
+    ) -> Result<String, ApiError> {
         let path = format!("/charges/{charge_id}/refunds");
-        match self.post(ctx, &path, key, &json!({}), domain::refund_answer) {
+        match self
+            .post(ctx, &path, key, &json!({}), domain::refund_answer)
+            .await
+        {
             Ok(Answer {
                 value: RefundAnswer::Refunded { refund_id },
                 ..
@@ -141,9 +152,9 @@ impl Provider {
         }
     }
 
-    /// POSTs `body` to `path` under the breaker, with retries; `read`
+    /// POSTs `body` to `path` with the idempotency key `key`; `read`
     /// turns an answer into a result (`Err`: a failure worth retrying).
-    fn post<T>(
+    async fn post<T>(
         &self,
         ctx: &Context,
         path: &str,
@@ -151,24 +162,12 @@ impl Provider {
         body: &serde_json::Value,
         read: impl Fn(u16, &[u8]) -> Result<T, String>,
     ) -> Result<Answer<T>, CallError> {
-        let url = format!("{}{path}", self.base_url);
-        let body = serde_json::to_vec(body).unwrap_or_default();
-        let mut headers = vec![
-            ("content-type".to_string(), "application/json".to_string()),
-            ("accept".to_string(), "application/json".to_string()),
-            ("idempotency-key".to_string(), key.to_string()),
-        ];
+        let mut exchange =
+            Exchange::post_json(format!("{}{path}", self.base_url), body).idempotency_key(key);
         if !self.api_key.is_empty() {
-            headers.push((
-                "authorization".to_string(),
-                format!("Bearer {}", self.api_key),
-            ));
+            exchange = exchange.header("authorization", format!("Bearer {}", self.api_key));
         }
-        headers.extend(ctx.outbound_headers());
-        outbound::call(&self.breaker, &RetryPolicy::default(), |_| {
-            let response = transport::post(&url, &headers, &body, self.timeout)?;
-            read(response.status, &response.body)
-        })
+        self.client.send(ctx, exchange, read).await
     }
 }
 

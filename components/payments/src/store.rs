@@ -1,7 +1,8 @@
 //! Payments' SQL: one row per payment (at most one per order), plus the
 //! outbox, the processed-events inbox and saved idempotent responses.
 
-use platform::db::{int, now_ms, opt_text, text, Db, Migration};
+use platform::clock::now_ms;
+use platform::db::{int, opt_text, text, Db, Migration};
 use platform::{idempotency, inbox, outbox, ApiError};
 use spin_sdk::sqlite3::{QueryResult, Value};
 
@@ -163,23 +164,127 @@ pub fn list(
     before_id: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Payment>, ApiError> {
-    let param = |v: Option<&str>| v.map_or(Value::Null, text);
     let r = db.execute(
         &format!(
             "SELECT {COLUMNS} FROM payments
              WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR order_id = ?2) AND (?3 IS NULL OR id < ?3)
              ORDER BY id DESC LIMIT ?4"
         ),
-        &[param(user_id), param(order_id), param(before_id), int(i64::from(limit))],
+        &[
+            opt_text(user_id),
+            opt_text(order_id),
+            opt_text(before_id),
+            int(i64::from(limit)),
+        ],
     )?;
     rows(&r)
 }
 
-/// Whether an event id is already in `processed_events`.
-pub fn processed(db: &Db, event_id: &str) -> Result<bool, ApiError> {
-    let r = db.execute(
-        "SELECT 1 FROM processed_events WHERE id = ?",
-        &[text(event_id)],
-    )?;
-    Ok(!r.rows.is_empty())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(user: &str, amount: i64) -> ChargeSpec {
+        ChargeSpec {
+            user_id: user.into(),
+            amount_cents: amount,
+            currency: "USD".into(),
+            reference: "ref".into(),
+        }
+    }
+
+    fn record(
+        db: &Db,
+        id: &str,
+        order: Option<&str>,
+        user: &str,
+        outcome: Result<&str, FailureReason>,
+    ) -> Payment {
+        insert(
+            db,
+            &NewPayment {
+                id,
+                order_id: order,
+                spec: &spec(user, 1_000),
+                outcome,
+                attempts: 2,
+            },
+        )
+        .expect("insert")
+    }
+
+    #[test]
+    fn payments_record_their_outcome_once_per_order() {
+        let db = Db::memory(MIGRATIONS).expect("db");
+        let ok = record(&db, "pay-1", Some("o1"), "ann", Ok("ch_1"));
+        assert_eq!(
+            (ok.status, ok.provider_ref.as_deref(), ok.attempts),
+            (Status::Succeeded, Some("ch_1"), 2)
+        );
+        let failed = record(
+            &db,
+            "pay-2",
+            Some("o2"),
+            "ann",
+            Err(FailureReason::Declined),
+        );
+        assert_eq!(
+            (failed.status, failed.reason.as_deref()),
+            (Status::Failed, Some("declined"))
+        );
+        assert_eq!(by_order(&db, "o1").expect("read"), Some(ok));
+        let again = insert(
+            &db,
+            &NewPayment {
+                id: "pay-3",
+                order_id: Some("o1"),
+                spec: &spec("ann", 1),
+                outcome: Ok("ch_2"),
+                attempts: 1,
+            },
+        );
+        assert!(again.is_err(), "one payment per order");
+    }
+
+    #[test]
+    fn a_refund_marks_a_succeeded_payment_once() {
+        let db = Db::memory(MIGRATIONS).expect("db");
+        record(&db, "pay-1", Some("o1"), "ann", Ok("ch_1"));
+        assert!(mark_refunded(&db, "pay-1", "re_1", "order_cancelled").expect("refund"));
+        assert!(!mark_refunded(&db, "pay-1", "re_2", "again").expect("twice"));
+        let p = get(&db, "pay-1").expect("read").expect("payment");
+        assert_eq!(
+            (
+                p.status,
+                p.refund_ref.as_deref(),
+                p.refund_reason.as_deref()
+            ),
+            (Status::Refunded, Some("re_1"), Some("order_cancelled"))
+        );
+    }
+
+    #[test]
+    fn lists_are_newest_first_by_user_and_order() {
+        let db = Db::memory(MIGRATIONS).expect("db");
+        record(&db, "pay-1", Some("o1"), "ann", Ok("ch_1"));
+        record(&db, "pay-2", None, "bob", Ok("ch_2"));
+        record(&db, "pay-3", Some("o3"), "ann", Ok("ch_3"));
+        let ids = |v: Vec<Payment>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(list(&db, None, None, None, 10).expect("all")),
+            ["pay-3", "pay-2", "pay-1"]
+        );
+        assert_eq!(
+            ids(list(&db, Some("ann"), None, None, 10).expect("ann")),
+            ["pay-3", "pay-1"]
+        );
+        assert_eq!(
+            ids(list(&db, None, Some("o1"), None, 10).expect("o1")),
+            ["pay-1"]
+        );
+        assert_eq!(
+            ids(list(&db, None, None, Some("pay-3"), 1).expect("page")),
+            ["pay-2"]
+        );
+    }
 }

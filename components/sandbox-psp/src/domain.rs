@@ -2,6 +2,7 @@
 //! may ask for, the failure-injection settings and how one call's fate is
 //! drawn from them.
 
+use platform::domain::{Currency, Money, Reference};
 use platform::validate;
 use platform::ApiError;
 use serde::{Deserialize, Serialize};
@@ -10,8 +11,6 @@ use serde::{Deserialize, Serialize};
 pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
 /// Longest injected latency.
 pub const MAX_LATENCY_MS: u32 = 10_000;
-/// Longest merchant reference.
-pub const MAX_REFERENCE_LEN: usize = 128;
 
 /// The body of `POST /sandbox/psp/charges`.
 #[derive(Debug, Deserialize)]
@@ -25,17 +24,17 @@ pub struct ChargeRequest {
 /// A charge request that passed its checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
-    pub amount_cents: i64,
-    pub currency: String,
-    pub reference: String,
+    pub amount: Money,
+    pub currency: Currency,
+    pub reference: Reference,
 }
 
 impl ChargeRequest {
     pub fn validate(self) -> Result<Charge, ApiError> {
         Ok(Charge {
-            amount_cents: validate::range("amount_cents", self.amount_cents, 1, MAX_AMOUNT_CENTS)?,
-            currency: currency("currency", &self.currency)?,
-            reference: reference("reference", &self.reference)?,
+            amount: Money::parse_cents("amount_cents", self.amount_cents, 1, MAX_AMOUNT_CENTS)?,
+            currency: Currency::parse("currency", &self.currency)?,
+            reference: Reference::parse("reference", &self.reference)?,
         })
     }
 }
@@ -68,45 +67,6 @@ impl RefundRequest {
             Some(a) => validate::range("amount_cents", a, 1, remaining),
         }
     }
-}
-
-/// An ISO 4217-shaped currency code, upper-cased.
-pub fn currency(field: &str, value: &str) -> Result<String, ApiError> {
-    let v = value.trim().to_ascii_uppercase();
-    if v.len() != 3 || !v.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ApiError::invalid(
-            field,
-            "must be a three-letter currency code",
-        ));
-    }
-    Ok(v)
-}
-
-/// A merchant reference: 1 to 128 visible ASCII characters.
-pub fn reference(field: &str, value: &str) -> Result<String, ApiError> {
-    validate::length(field, value, 1, MAX_REFERENCE_LEN)?;
-    if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            field,
-            "must be visible ASCII characters without spaces",
-        ));
-    }
-    Ok(value.to_string())
-}
-
-/// An id this sandbox issued (UUIDs), checked before it reaches SQL.
-pub fn id(field: &str, value: &str) -> Result<String, ApiError> {
-    validate::length(field, value, 1, 64)?;
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::invalid(
-            field,
-            "may contain only letters, digits, '-' and '_'",
-        ));
-    }
-    Ok(value.to_string())
 }
 
 /// Failure injection: read on every call, changed by an admin.
@@ -219,7 +179,7 @@ mod tests {
     #[test]
     fn charges_are_bounded_and_name_the_bad_field() {
         let c = charge(2500, " usd", "order-1").expect("valid");
-        assert_eq!((c.amount_cents, c.currency.as_str()), (2500, "USD"));
+        assert_eq!((c.amount.cents(), c.currency.as_str()), (2500, "USD"));
         assert!(charge(MAX_AMOUNT_CENTS, "EUR", "r").is_ok());
         for (amount, cur, reference, field) in [
             (0, "USD", "r", "amount_cents"),
@@ -229,7 +189,7 @@ mod tests {
             (1, "U5D", "r", "currency"),
             (1, "USD", "", "reference"),
             (1, "USD", "has space", "reference"),
-            (1, "USD", &"r".repeat(MAX_REFERENCE_LEN + 1), "reference"),
+            (1, "USD", &"r".repeat(129), "reference"),
         ] {
             let err = charge(amount, cur, reference).expect_err(field);
             assert_eq!(err.status(), 422);

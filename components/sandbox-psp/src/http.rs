@@ -3,53 +3,35 @@
 
 use std::time::Duration;
 
-use platform::auth;
 use platform::db::Db;
-use platform::events::{new_id, rfc3339_from_ms};
-use platform::idempotency::{self, Lookup};
-use platform::{ApiError, Context, Method, Request, Response};
+use platform::domain::{Id, Reference};
+use platform::idempotency::Idempotency;
+use platform::{ApiError, Context, Handler, Request, Response, Route};
 use serde_json::json;
 
 use crate::domain::{self, ChargeRequest, ControlPatch, Fate, Operation, RefundRequest};
 use crate::store::{self, ChargeRecord};
-use crate::DATABASE;
 
 /// Every idempotency key belongs to the one merchant account the sandbox has.
 const ACCOUNT: &str = "sandbox";
 /// Most rows an inspection listing returns.
 const LIST_LIMIT: u32 = 200;
+/// Why a charge or refund without a key is refused.
+const KEY_REQUIRED: &str = "charges and refunds require an Idempotency-Key header";
 
-pub fn route(req: &Request, _ctx: &Context, rest: &[&str]) -> Result<Response, ApiError> {
-    match (req.method, rest) {
-        (Method::Post, ["charges"]) => charge(req),
-        (Method::Get, ["charges"]) => list_charges(req),
-        (_, ["charges"]) => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-        (Method::Get, ["charges", id]) => get_charge(id),
-        (_, ["charges", _]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        (Method::Post, ["charges", id, "refunds"]) => refund(req, id),
-        (_, ["charges", _, "refunds"]) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-        (Method::Get, ["control"]) => get_control(),
-        (Method::Put, ["control"]) => put_control(req),
-        (_, ["control"]) => Err(ApiError::MethodNotAllowed { allow: "GET, PUT" }),
-        (Method::Get, ["calls"]) => list_calls(req),
-        (_, ["calls"]) => Err(ApiError::MethodNotAllowed { allow: "GET" }),
-        _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-    }
-}
-
-fn open_db() -> Result<Db, ApiError> {
-    Db::open(DATABASE, store::MIGRATIONS)
-}
-
-/// The key a charge or refund must carry: 400 naming the header without it.
-fn required_key(req: &Request) -> Result<String, ApiError> {
-    idempotency::key_from(req)?.ok_or_else(|| {
-        ApiError::bad_field(
-            idempotency::HEADER,
-            "charges and refunds require an Idempotency-Key header",
-        )
-    })
-}
+/// The sandbox provider's routes.
+pub const ROUTES: &[Route] = &[
+    Route::get("/sandbox/psp/charges", Handler::Sync(list_charges)),
+    Route::post("/sandbox/psp/charges", Handler::Sync(charge)),
+    Route::get("/sandbox/psp/charges/:charge_id", Handler::Sync(get_charge)),
+    Route::post(
+        "/sandbox/psp/charges/:charge_id/refunds",
+        Handler::Sync(refund),
+    ),
+    Route::get("/sandbox/psp/control", Handler::Sync(get_control)),
+    Route::put("/sandbox/psp/control", Handler::Sync(put_control)),
+    Route::get("/sandbox/psp/calls", Handler::Sync(list_calls)),
+];
 
 fn charge_json(c: &ChargeRecord) -> serde_json::Value {
     json!({
@@ -59,7 +41,7 @@ fn charge_json(c: &ChargeRecord) -> serde_json::Value {
         "refunded_cents": c.refunded_cents,
         "currency": c.currency,
         "reference": c.reference,
-        "created_at": rfc3339_from_ms(c.created_at_ms),
+        "created_at": platform::clock::rfc3339_from_ms(c.created_at_ms),
     })
 }
 
@@ -96,113 +78,118 @@ fn status_of(result: &Result<Response, ApiError>) -> u16 {
     }
 }
 
-fn charge(req: &Request) -> Result<Response, ApiError> {
-    let key = required_key(req)?;
+fn charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let idempotency = Idempotency::required(req, ACCOUNT, KEY_REQUIRED)?;
     let body: ChargeRequest = req.json()?;
     let charge = body.validate()?;
-    let db = open_db()?;
-    let result = match failure(injected(&db, Operation::Charge)?) {
+    let db = ctx.db()?;
+    let result = match failure(injected(db, Operation::Charge)?) {
         Some(injected) => injected,
-        None => {
-            let hash = idempotency::request_hash(req);
-            db.transaction(|db| {
-                match idempotency::lookup(db.connection(), ACCOUNT, &key, &hash)? {
-                    Lookup::Replay(saved) => return Ok(saved),
-                    Lookup::Mismatch => return Err(idempotency::mismatch_error()),
-                    Lookup::New => {}
-                }
-                let record = store::insert_charge(db, &new_id(), &charge)?;
-                let response = Response::json(
-                    201,
-                    &json!({
-                        "id": record.id,
-                        "status": record.status,
-                        "amount_cents": record.amount_cents,
-                        "currency": record.currency,
-                        "reference": record.reference,
-                    }),
-                )
-                .with_header("location", format!("/sandbox/psp/charges/{}", record.id));
-                idempotency::store(db.connection(), ACCOUNT, &key, &hash, &response)?;
-                Ok(response)
-            })
-        }
+        None => db.transaction(|db| {
+            if let Some(saved) = idempotency.begin(db)? {
+                return Ok(saved);
+            }
+            let record = store::insert_charge(db, Id::generate().as_str(), &charge)?;
+            let response = Response::json(
+                201,
+                &json!({
+                    "id": record.id,
+                    "status": record.status,
+                    "amount_cents": record.amount_cents,
+                    "currency": record.currency,
+                    "reference": record.reference,
+                }),
+            )
+            .with_header("location", format!("/sandbox/psp/charges/{}", record.id));
+            idempotency.finish(db, &response)?;
+            Ok(response)
+        }),
     };
-    store::log_call(&db, "charge", &charge.reference, &key, status_of(&result))?;
+    let key = idempotency.key().unwrap_or_default();
+    store::log_call(
+        db,
+        "charge",
+        charge.reference.as_str(),
+        key,
+        status_of(&result),
+    )?;
     result
 }
 
-fn refund(req: &Request, charge_id: &str) -> Result<Response, ApiError> {
-    let key = required_key(req)?;
-    let charge_id = domain::id("charge_id", charge_id)?;
-    let body: RefundRequest = if req.body.iter().all(u8::is_ascii_whitespace) && !req.body_too_large
-    {
+fn refund(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let idempotency = Idempotency::required(req, ACCOUNT, KEY_REQUIRED)?;
+    let charge_id = req.id("charge_id")?;
+    let body: RefundRequest = if req.body_is_empty() {
         RefundRequest::default()
     } else {
         req.json()?
     };
-    let db = open_db()?;
-    let result = match failure(injected(&db, Operation::Refund)?) {
+    let db = ctx.db()?;
+    let result = match failure(injected(db, Operation::Refund)?) {
         Some(injected) => injected,
-        None => {
-            let hash = idempotency::request_hash(req);
-            db.transaction(|db| {
-                match idempotency::lookup(db.connection(), ACCOUNT, &key, &hash)? {
-                    Lookup::Replay(saved) => return Ok(saved),
-                    Lookup::Mismatch => return Err(idempotency::mismatch_error()),
-                    Lookup::New => {}
-                }
-                let charge = store::charge(db, &charge_id)?
-                    .ok_or_else(|| ApiError::NotFound(format!("no charge {charge_id}")))?;
-                let amount = body.amount(charge.amount_cents - charge.refunded_cents)?;
-                let id = new_id();
-                store::refund(db, &id, &charge, amount)?;
-                let response = Response::json(
-                    201,
-                    &json!({
-                        "id": id,
-                        "charge_id": charge.id,
-                        "status": "refunded",
-                        "amount_cents": amount,
-                    }),
-                );
-                idempotency::store(db.connection(), ACCOUNT, &key, &hash, &response)?;
-                Ok(response)
-            })
-        }
+        None => db.transaction(|db| {
+            if let Some(saved) = idempotency.begin(db)? {
+                return Ok(saved);
+            }
+            let charge = store::charge(db, charge_id.as_str())?
+                .ok_or_else(|| ApiError::NotFound(format!("no charge {charge_id}")))?;
+            let amount = body.amount(charge.amount_cents - charge.refunded_cents)?;
+            let id = Id::generate();
+            store::refund(db, id.as_str(), &charge, amount)?;
+            let response = Response::json(
+                201,
+                &json!({
+                    "id": id,
+                    "charge_id": charge.id,
+                    "status": "refunded",
+                    "amount_cents": amount,
+                }),
+            );
+            idempotency.finish(db, &response)?;
+            Ok(response)
+        }),
     };
-    store::log_call(&db, "refund", &charge_id, &key, status_of(&result))?;
+    let key = idempotency.key().unwrap_or_default();
+    store::log_call(db, "refund", charge_id.as_str(), key, status_of(&result))?;
     result
 }
 
-fn get_charge(id: &str) -> Result<Response, ApiError> {
-    let id = domain::id("charge_id", id)?;
-    let charge = store::charge(&open_db()?, &id)?
+fn get_charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let id = req.id("charge_id")?;
+    let charge = store::charge(ctx.db()?, id.as_str())?
         .ok_or_else(|| ApiError::NotFound(format!("no charge {id}")))?;
     Ok(Response::json(200, &charge_json(&charge)))
 }
 
 /// The `reference` query parameter, checked.
-fn reference_param(req: &Request) -> Result<Option<String>, ApiError> {
+fn reference_param(req: &Request) -> Result<Option<Reference>, ApiError> {
     req.query_param("reference")
-        .map(|r| domain::reference("reference", &r))
+        .map(|r| Reference::parse("reference", &r))
         .transpose()
 }
 
-fn list_charges(req: &Request) -> Result<Response, ApiError> {
-    auth::require_admin(req)?;
+fn list_charges(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    ctx.admin()?;
     let reference = reference_param(req)?;
-    let charges = store::charges(&open_db()?, reference.as_deref(), LIST_LIMIT)?;
+    let charges = store::charges(
+        ctx.db()?,
+        reference.as_ref().map(Reference::as_str),
+        LIST_LIMIT,
+    )?;
     Ok(Response::json(
         200,
         &json!({ "items": charges.iter().map(charge_json).collect::<Vec<_>>() }),
     ))
 }
 
-fn list_calls(req: &Request) -> Result<Response, ApiError> {
-    auth::require_admin(req)?;
+fn list_calls(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    ctx.admin()?;
     let reference = reference_param(req)?;
-    let calls = store::calls(&open_db()?, reference.as_deref(), LIST_LIMIT)?;
+    let calls = store::calls(
+        ctx.db()?,
+        reference.as_ref().map(Reference::as_str),
+        LIST_LIMIT,
+    )?;
     let items: Vec<_> = calls
         .iter()
         .map(|c| {
@@ -211,22 +198,21 @@ fn list_calls(req: &Request) -> Result<Response, ApiError> {
                 "reference": c.reference,
                 "idempotency_key": c.idempotency_key,
                 "status": c.status,
-                "at": rfc3339_from_ms(c.at_ms),
+                "at": platform::clock::rfc3339_from_ms(c.at_ms),
             })
         })
         .collect();
     Ok(Response::json(200, &json!({ "items": items })))
 }
 
-fn get_control() -> Result<Response, ApiError> {
-    Ok(Response::json(200, &store::control(&open_db()?)?))
+fn get_control(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    Ok(Response::json(200, &store::control(ctx.db()?)?))
 }
 
-fn put_control(req: &Request) -> Result<Response, ApiError> {
-    auth::require_admin(req)?;
+fn put_control(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    ctx.admin()?;
     let patch: ControlPatch = req.json()?;
-    let db = open_db()?;
-    let control = db.transaction(|db| {
+    let control = ctx.db()?.transaction(|db| {
         let next = patch.apply(store::control(db)?)?;
         store::set_control(db, &next)?;
         Ok(next)

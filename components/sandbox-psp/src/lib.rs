@@ -8,23 +8,18 @@ pub mod domain;
 mod http;
 pub mod store;
 
-use platform::{ApiError, Context, Request, Response};
+use platform::{Component, Database};
 
-/// The component's name in logs.
-pub const COMPONENT: &str = "sandbox-psp";
-/// Its SQLite database label.
-pub const DATABASE: &str = "psp";
+/// The sandbox provider as the platform serves it: public routes only (it
+/// takes no events and publishes none).
+pub static COMPONENT: Component = Component {
+    name: "sandbox-psp",
+    database: Some(Database {
+        label: "psp",
+        migrations: store::MIGRATIONS,
+    }),
+    routes: http::ROUTES,
+    ..Component::BASE
+};
 
-platform::http_component!(
-    crate::COMPONENT,
-    platform::request::DEFAULT_BODY_LIMIT,
-    crate::route
-);
-
-/// Routes `/sandbox/psp/...` to its handler.
-pub fn route(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    match req.segments().as_slice() {
-        ["sandbox", "psp", rest @ ..] => http::route(req, ctx, rest),
-        _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-    }
-}
+platform::export!(COMPONENT);

@@ -1,7 +1,8 @@
 //! The sandbox provider's SQL: charges, refunds, the failure-injection
 //! settings, idempotency keys and a log of every call it was sent.
 
-use platform::db::{int, now_ms, text, Db, Migration};
+use platform::clock::now_ms;
+use platform::db::{int, opt_text, text, Db, Migration};
 use platform::{idempotency, ApiError};
 use serde::Serialize;
 use spin_sdk::sqlite3::{QueryResult, Value};
@@ -132,15 +133,21 @@ pub fn insert_charge(db: &Db, id: &str, c: &Charge) -> Result<ChargeRecord, ApiE
     let at = now_ms();
     db.execute(
         "INSERT INTO charges (id, amount_cents, currency, reference, status, created_at_ms) VALUES (?, ?, ?, ?, 'captured', ?)",
-        &[text(id), int(c.amount_cents), text(&c.currency), text(&c.reference), int(at)],
+        &[
+            text(id),
+            int(c.amount.cents()),
+            text(c.currency.as_str()),
+            text(c.reference.as_str()),
+            int(at),
+        ],
     )?;
     Ok(ChargeRecord {
         id: id.to_string(),
         status: "captured".into(),
-        amount_cents: c.amount_cents,
+        amount_cents: c.amount.cents(),
         refunded_cents: 0,
-        currency: c.currency.clone(),
-        reference: c.reference.clone(),
+        currency: c.currency.as_str().to_string(),
+        reference: c.reference.as_str().to_string(),
         created_at_ms: at,
     })
 }
@@ -161,14 +168,10 @@ pub fn charges(
 ) -> Result<Vec<ChargeRecord>, ApiError> {
     let r = db.execute(
         &format!(
-            "SELECT {CHARGE_COLUMNS} FROM charges WHERE (? IS NULL OR reference = ?)
-             ORDER BY created_at_ms DESC, id DESC LIMIT ?"
+            "SELECT {CHARGE_COLUMNS} FROM charges WHERE (?1 IS NULL OR reference = ?1)
+             ORDER BY created_at_ms DESC, id DESC LIMIT ?2"
         ),
-        &[
-            reference.map_or(Value::Null, text),
-            reference.map_or(Value::Null, text),
-            int(i64::from(limit)),
-        ],
+        &[opt_text(reference), int(i64::from(limit))],
     )?;
     Ok(charge_rows(&r))
 }
@@ -213,12 +216,8 @@ pub fn log_call(
 pub fn calls(db: &Db, reference: Option<&str>, limit: u32) -> Result<Vec<CallRecord>, ApiError> {
     let r = db.execute(
         "SELECT operation, reference, idempotency_key, status, at_ms FROM calls
-         WHERE (? IS NULL OR reference = ?) ORDER BY seq DESC LIMIT ?",
-        &[
-            reference.map_or(Value::Null, text),
-            reference.map_or(Value::Null, text),
-            int(i64::from(limit)),
-        ],
+         WHERE (?1 IS NULL OR reference = ?1) ORDER BY seq DESC LIMIT ?2",
+        &[opt_text(reference), int(i64::from(limit))],
     )?;
     let mut calls: Vec<CallRecord> = r
         .rows
@@ -238,4 +237,90 @@ pub fn calls(db: &Db, reference: Option<&str>, limit: u32) -> Result<Vec<CallRec
         .collect();
     calls.reverse();
     Ok(calls)
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::domain::{Currency, Money, Reference};
+
+    use super::*;
+
+    fn db() -> Db {
+        Db::memory(MIGRATIONS).expect("db")
+    }
+
+    fn charge(amount: i64, reference: &str) -> Charge {
+        Charge {
+            amount: Money::from_cents(amount),
+            currency: Currency::parse("c", "USD").expect("usd"),
+            reference: Reference::parse("r", reference).expect("reference"),
+        }
+    }
+
+    #[test]
+    fn control_starts_calm_and_keeps_what_is_set() {
+        let db = db();
+        assert_eq!(control(&db).expect("control"), Control::default());
+        let set = Control {
+            failure_rate: 0.25,
+            decline_rate: 1.0,
+            latency_ms: 300,
+            outage: true,
+        };
+        set_control(&db, &set).expect("set");
+        assert_eq!(control(&db).expect("control"), set);
+    }
+
+    #[test]
+    fn charges_are_found_by_id_and_reference_newest_first() {
+        let db = db();
+        let first = insert_charge(&db, "ch-1", &charge(500, "order-1")).expect("insert");
+        insert_charge(&db, "ch-2", &charge(700, "order-2")).expect("insert");
+        assert_eq!(charge_by_id(&db, "ch-1"), Some(first));
+        assert_eq!(charge_by_id(&db, "nope"), None);
+        let of_two = charges(&db, Some("order-2"), 10).expect("list");
+        assert_eq!(
+            of_two.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["ch-2"]
+        );
+        assert_eq!(charges(&db, None, 10).expect("all").len(), 2);
+        assert_eq!(charges(&db, None, 1).expect("one").len(), 1);
+    }
+
+    fn charge_by_id(db: &Db, id: &str) -> Option<ChargeRecord> {
+        super::charge(db, id).expect("charge")
+    }
+
+    #[test]
+    fn refunds_never_exceed_the_charge() {
+        let db = db();
+        let c = insert_charge(&db, "ch-1", &charge(500, "order-1")).expect("insert");
+        refund(&db, "re-1", &c, 200).expect("part");
+        let c = charge_by_id(&db, "ch-1").expect("charge");
+        assert_eq!((c.refunded_cents, c.status.as_str()), (200, "captured"));
+        assert_eq!(
+            refund(&db, "re-2", &c, 301).expect_err("too much").status(),
+            409
+        );
+        refund(&db, "re-3", &c, 300).expect("rest");
+        let c = charge_by_id(&db, "ch-1").expect("charge");
+        assert_eq!((c.refunded_cents, c.status.as_str()), (500, "refunded"));
+    }
+
+    #[test]
+    fn calls_are_logged_oldest_first() {
+        let db = db();
+        log_call(&db, "charge", "order-1", "k1", 503).expect("log");
+        log_call(&db, "charge", "order-1", "k1", 201).expect("log");
+        log_call(&db, "refund", "ch-9", "k2", 201).expect("log");
+        let calls = calls(&db, Some("order-1"), 10).expect("calls");
+        assert_eq!(
+            calls.iter().map(|c| c.status).collect::<Vec<_>>(),
+            [503, 201]
+        );
+        assert_eq!(
+            super::calls(&db, None, 2).expect("latest two")[1].operation,
+            "refund"
+        );
+    }
 }

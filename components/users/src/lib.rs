@@ -4,37 +4,38 @@
 //! `user.registered` through its outbox.
 
 pub mod domain;
-mod events;
 mod http;
 mod session;
 pub mod store;
 mod throttle;
 
-use platform::db::Db;
-use platform::{ApiError, Context, Request, Response};
+use platform::metrics::Metric;
+use platform::{ApiError, Component, Context, Database};
 
-/// The component's name in logs and events.
-pub const COMPONENT: &str = "users";
-/// Its SQLite database label.
-pub const DATABASE: &str = "users";
 /// Request bodies here are small credentials and names.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
-platform::http_component!(crate::COMPONENT, crate::BODY_LIMIT, crate::route);
+/// Users as the platform serves them: public routes and an outbox (it
+/// takes no events).
+pub static COMPONENT: Component = Component {
+    name: "users",
+    database: Some(Database {
+        label: "users",
+        migrations: store::MIGRATIONS,
+    }),
+    body_limit: BODY_LIMIT,
+    routes: http::ROUTES,
+    metrics: Some(metrics),
+    ..Component::BASE
+};
 
-/// Routes a request to its handler. The bridge's routes live under
-/// `/internal/users/` (each component has its own internal prefix).
-pub fn route(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let segments = req.segments();
-    if let ["internal", COMPONENT, internal @ ..] = segments.as_slice() {
-        platform::internal::require_internal(req)?;
-        return match internal {
-            ["outbox", ..] => {
-                let db = Db::open(DATABASE, store::MIGRATIONS)?;
-                platform::outbox::handle(req, &db, internal)
-            }
-            _ => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        };
-    }
-    http::route(req, ctx, &segments)
+platform::export!(COMPONENT);
+
+fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
+    Ok(vec![Metric::gauge("users", "Registered accounts, by role")
+        .counts_by(
+            ctx.db()?,
+            "role",
+            "SELECT role, COUNT(*) FROM users GROUP BY role ORDER BY role",
+        )?])
 }

@@ -4,10 +4,9 @@
 //! refresh family.
 
 use platform::auth::{self, password, Principal, TokenIssuer};
-use platform::db::{now_ms, Db};
-use platform::redis_store::Redis;
-use platform::serve::error_response;
-use platform::{ApiError, Context, Request, Response};
+use platform::clock::now_ms;
+use platform::db::Db;
+use platform::{ApiError, Context, Id, Request, Response};
 use serde_json::json;
 
 use crate::domain::{
@@ -15,7 +14,7 @@ use crate::domain::{
     ACCESS_TTL_SECS, REFRESH_TTL_MS,
 };
 use crate::store::{self, User};
-use crate::{throttle, DATABASE};
+use crate::throttle;
 
 /// The one answer to a failed login, whatever failed.
 fn bad_credentials() -> ApiError {
@@ -51,25 +50,16 @@ pub fn login(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     // Malformed input is refused before the limiter: it costs no hashing
     // and must not use up a legitimate user's attempts.
     let creds = req.json::<LoginRequest>()?.validate()?;
-    let decision = throttle::login_attempt(req, &creds.email);
-    let result = if decision.allowed {
-        authenticate_and_issue(&creds)
-    } else {
-        Err(decision.clone().into_error())
-    };
-    let mut response = match result {
-        Ok(body) => Response::json(200, &body),
-        // A 500 keeps its log detail by going through `serve` as an error.
-        Err(e @ ApiError::Internal(_)) => return Err(e),
-        Err(e) => error_response(&e, ctx),
-    };
-    decision.apply(&mut response);
-    Ok(response)
+    throttle::login_attempt(req, ctx, &creds.email)?;
+    let body = authenticate_and_issue(ctx.db()?, &creds)?;
+    Ok(Response::json(200, &body))
 }
 
-fn authenticate_and_issue(creds: &domain::Credentials) -> Result<serde_json::Value, ApiError> {
-    let db = Db::open(DATABASE, store::MIGRATIONS)?;
-    let Some(account) = store::account_by_email(&db, &creds.email)? else {
+fn authenticate_and_issue(
+    db: &Db,
+    creds: &domain::Credentials,
+) -> Result<serde_json::Value, ApiError> {
+    let Some(account) = store::account_by_email(db, &creds.email)? else {
         // Unknown email: spend the same time as a wrong password would.
         password::equalize_login_timing(&creds.password);
         return Err(bad_credentials());
@@ -80,10 +70,10 @@ fn authenticate_and_issue(creds: &domain::Credentials) -> Result<serde_json::Val
     if password::needs_rehash(&account.password_hash) {
         // Upgrade to today's argon2 parameters while we have the password.
         let upgraded = password::hash_password(&creds.password)?;
-        store::set_password_hash(&db, &account.user.id, &upgraded)?;
+        store::set_password_hash(db, &account.user.id, &upgraded)?;
     }
-    let family = platform::events::new_id();
-    db.transaction(|db| issue_tokens(db, &account.user, &family))
+    let family = Id::generate();
+    db.transaction(|db| issue_tokens(db, &account.user, family.as_str()))
 }
 
 /// What a refresh attempt came to inside its transaction. Reuse must
@@ -95,10 +85,10 @@ enum Refreshed {
 }
 
 /// `POST /api/auth/refresh`.
-pub fn refresh(req: &Request) -> Result<Response, ApiError> {
+pub fn refresh(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let body: RefreshRequest = req.json()?;
     let hash = domain::refresh_token_hash(domain::presented_refresh_token(&body.refresh_token)?);
-    let db = Db::open(DATABASE, store::MIGRATIONS)?;
+    let db = ctx.db()?;
     // BEGIN IMMEDIATE serialises refreshes: of two racing uses of one
     // token, the second sees it used and revokes the family.
     let outcome = db.transaction(|db| {
@@ -143,9 +133,9 @@ pub fn refresh(req: &Request) -> Result<Response, ApiError> {
 /// fails everywhere at once), and the refresh family named by an optional
 /// `{refresh_token}` is revoked. A refresh token that is unknown or not the
 /// caller's is ignored: there is nothing of theirs to revoke.
-pub fn logout(req: &Request) -> Result<Response, ApiError> {
-    let principal = auth::require_user(req)?;
-    let body = if !req.body_too_large && req.body.iter().all(u8::is_ascii_whitespace) {
+pub fn logout(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let body = if req.body_is_empty() {
         None
     } else {
         Some(req.json::<LogoutRequest>()?)
@@ -155,15 +145,14 @@ pub fn logout(req: &Request) -> Result<Response, ApiError> {
         None => None,
     };
     if let Some(token) = refresh_token {
-        revoke_own_family(&principal, &token)?;
+        revoke_own_family(ctx.db()?, principal, &token)?;
     }
-    auth::deny_token(&Redis::open()?, &principal.token_id, principal.expires_at)?;
+    auth::deny_token(ctx.redis()?, &principal.token_id, principal.expires_at)?;
     Ok(Response::empty(204))
 }
 
-fn revoke_own_family(principal: &Principal, token: &str) -> Result<(), ApiError> {
+fn revoke_own_family(db: &Db, principal: &Principal, token: &str) -> Result<(), ApiError> {
     let hash = domain::refresh_token_hash(token);
-    let db = Db::open(DATABASE, store::MIGRATIONS)?;
     db.transaction(|db| {
         if let Some(record) = store::refresh(db, &hash)? {
             if record.user_id == principal.user_id {

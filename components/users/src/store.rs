@@ -3,7 +3,8 @@
 //! revoke every token descended from that login at once.
 
 use platform::auth::Role;
-use platform::db::{int, now_ms, text, Db, Migration};
+use platform::clock::{now_ms, rfc3339_from_ms};
+use platform::db::{int, text, Db, Migration};
 use platform::{outbox, ApiError};
 use serde::Serialize;
 use spin_sdk::sqlite3::{QueryResult, Value};
@@ -65,8 +66,8 @@ fn accounts(r: &QueryResult) -> Result<Vec<Account>, ApiError> {
                         name: name.clone(),
                         role: domain::parse_role(role)
                             .ok_or_else(|| ApiError::internal(format!("user {id} has role {role:?}")))?,
-                        created_at: platform::events::rfc3339_from_ms(*created),
-                        updated_at: platform::events::rfc3339_from_ms(*updated),
+                        created_at: rfc3339_from_ms(*created),
+                        updated_at: rfc3339_from_ms(*updated),
                     },
                     password_hash: hash.clone(),
                 })
@@ -216,4 +217,114 @@ pub fn revoke_family(db: &Db, family_id: &str) -> Result<u64, ApiError> {
         &[text(family_id)],
     )?;
     Ok(db.changes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Db {
+        Db::memory(MIGRATIONS).expect("db")
+    }
+
+    fn ann(db: &Db) -> User {
+        assert!(create_user(
+            db,
+            "u-1",
+            "ann@example.com",
+            "Ann",
+            Role::Customer,
+            "hash-1"
+        )
+        .expect("create"));
+        user(db, "u-1").expect("read").expect("ann")
+    }
+
+    #[test]
+    fn accounts_are_unique_by_email_and_never_show_their_hash() {
+        let db = db();
+        let _clock = platform::clock::pin(1_795_337_554_740);
+        let ann = ann(&db);
+        assert_eq!(
+            (ann.email.as_str(), ann.role),
+            ("ann@example.com", Role::Customer)
+        );
+        assert_eq!(ann.created_at, "2026-11-22T08:52:34.740Z");
+        assert!(
+            !create_user(&db, "u-2", "ann@example.com", "Other", Role::Admin, "h").expect("taken")
+        );
+        let account = account_by_email(&db, "ann@example.com")
+            .expect("read")
+            .expect("found");
+        assert_eq!(
+            (account.user, account.password_hash.as_str()),
+            (ann, "hash-1")
+        );
+        assert!(account_by_email(&db, "bob@example.com")
+            .expect("read")
+            .is_none());
+        assert!(serde_json::to_string(&user(&db, "u-1").expect("read"))
+            .expect("json")
+            .contains("ann@"));
+    }
+
+    #[test]
+    fn names_and_hashes_change_and_lists_page_by_id() {
+        let db = db();
+        ann(&db);
+        assert!(set_name(&db, "u-1", "Ann Lee").expect("rename"));
+        assert!(!set_name(&db, "u-9", "Nobody").expect("no such user"));
+        set_password_hash(&db, "u-1", "hash-2").expect("rehash");
+        let account = account_by_email(&db, "ann@example.com")
+            .expect("read")
+            .expect("found");
+        assert_eq!(
+            (account.user.name.as_str(), account.password_hash.as_str()),
+            ("Ann Lee", "hash-2")
+        );
+        create_user(&db, "u-2", "bob@example.com", "Bob", Role::Admin, "h").expect("bob");
+        let first = list_users(&db, None, 1).expect("page");
+        assert_eq!(
+            first.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+            ["u-1"]
+        );
+        let next = list_users(&db, Some("u-1"), 10).expect("page");
+        assert_eq!(
+            next.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+            ["u-2"]
+        );
+    }
+
+    #[test]
+    fn refresh_tokens_are_used_once_and_revoked_by_family() {
+        let db = db();
+        ann(&db);
+        insert_refresh(&db, "t1", "fam-1", "u-1", 5_000).expect("t1");
+        insert_refresh(&db, "t2", "fam-1", "u-1", 6_000).expect("t2");
+        let t1 = refresh(&db, "t1").expect("read").expect("t1");
+        assert_eq!(
+            (
+                t1.family_id.as_str(),
+                t1.state.status,
+                t1.state.expires_at_ms
+            ),
+            ("fam-1", RefreshStatus::Active, 5_000)
+        );
+        assert!(mark_used(&db, "t1").expect("use"));
+        assert!(
+            !mark_used(&db, "t1").expect("twice"),
+            "a token is used once"
+        );
+        assert_eq!(
+            refresh(&db, "t1").expect("read").expect("t1").state.status,
+            RefreshStatus::Used
+        );
+        assert_eq!(revoke_family(&db, "fam-1").expect("revoke"), 2);
+        assert_eq!(revoke_family(&db, "fam-1").expect("again"), 0);
+        assert_eq!(
+            refresh(&db, "t2").expect("read").expect("t2").state.status,
+            RefreshStatus::Revoked
+        );
+        assert!(refresh(&db, "t9").expect("read").is_none());
+    }
 }

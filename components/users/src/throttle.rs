@@ -8,8 +8,7 @@
 //! overrides them.
 
 use platform::ratelimit::{self, Decision, RateLimit};
-use platform::redis_store::Redis;
-use platform::Request;
+use platform::{ApiError, Context, Request};
 use sha2::{Digest, Sha256};
 
 /// A burst of 5 attempts per account, then one every 10 s.
@@ -42,15 +41,21 @@ fn account_identity(email: &str) -> String {
     format!("account:{hex}")
 }
 
-/// Takes one login attempt from the client's and the account's buckets.
-/// Returns the decision to report: the refusing one, or the account's when
-/// both allow. The account bucket is not touched when the address is
-/// already refused, so a flood from one address cannot lock an account out
-/// on its own. Fails open without Redis (see `platform::ratelimit`).
-pub fn login_attempt(req: &Request, email: &str) -> Decision {
-    let redis = Redis::open().ok();
+/// Takes one login attempt from the client's and the account's buckets:
+/// 429 when either refuses. The reported bucket (its `X-RateLimit-*`
+/// headers go on the answer, whatever it is) is the refusing one, or the
+/// account's when both allow. The account bucket is not touched when the
+/// address is already refused, so a flood from one address cannot lock an
+/// account out on its own. Fails open without Redis (see
+/// `platform::ratelimit`).
+pub fn login_attempt(req: &Request, ctx: &Context, email: &str) -> Result<(), ApiError> {
+    decide(req, ctx, email).enforce(ctx)
+}
+
+fn decide(req: &Request, ctx: &Context, email: &str) -> Decision {
+    let redis = ctx.redis_if_up();
     let by_ip = ratelimit::check(
-        redis.as_ref(),
+        redis,
         &ratelimit::identity_of(None, req),
         IP_GROUP.0,
         &login_limit(IP_GROUP, variable),
@@ -59,7 +64,7 @@ pub fn login_attempt(req: &Request, email: &str) -> Decision {
         return by_ip;
     }
     ratelimit::check(
-        redis.as_ref(),
+        redis,
         &account_identity(email),
         ACCOUNT_GROUP.0,
         &login_limit(ACCOUNT_GROUP, variable),

@@ -11,7 +11,6 @@ pub use token::{IssuedToken, TokenIssuer, TokenVerifier};
 
 use crate::problem::ApiError;
 use crate::redis_store::Redis;
-use crate::request::Request;
 
 /// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +21,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role as tokens and storage spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Customer => "customer",
@@ -43,6 +43,7 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whether the caller has the admin role.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
@@ -59,25 +60,29 @@ pub fn deny_key(jti: &str) -> String {
     format!("auth:deny:{jti}")
 }
 
-/// The caller, if the request carries a bearer token: no `Authorization`
-/// header is `Ok(None)`; a malformed, invalid, expired or revoked token is
-/// 401; when Redis cannot say whether the token is revoked, 503 (fail
-/// closed: a logged-out token must never work again).
-pub fn authenticate(req: &Request) -> Result<Option<Principal>, ApiError> {
-    if req.header("authorization").is_none() {
+/// The caller, if the request's `Authorization` header carries a bearer
+/// token: no header is `Ok(None)`; a malformed, invalid, expired or revoked
+/// token is 401; when Redis cannot say whether the token is revoked, 503
+/// (fail closed: a logged-out token must never work again). Handlers ask
+/// their [`Context`](crate::Context), which does this once per request.
+pub fn authenticate<'r>(
+    authorization: Option<&str>,
+    redis: impl FnOnce() -> Result<&'r Redis, ApiError>,
+) -> Result<Option<Principal>, ApiError> {
+    if authorization.is_none() {
         return Ok(None);
     }
     let verifier = TokenVerifier::from_variables()?;
-    authenticate_with(req, verifier, |key| Redis::open()?.exists(key))
+    authenticate_with(authorization, verifier, |key| redis()?.exists(key))
 }
 
 /// `authenticate` with the verifier and the deny-list lookup passed in.
 pub fn authenticate_with(
-    req: &Request,
+    authorization: Option<&str>,
     verifier: &TokenVerifier,
     is_denied: impl FnOnce(&str) -> Result<bool, ApiError>,
 ) -> Result<Option<Principal>, ApiError> {
-    let Some(token) = bearer_token(req)? else {
+    let Some(token) = bearer_token(authorization)? else {
         return Ok(None);
     };
     let principal = verifier.verify(token)?;
@@ -87,31 +92,19 @@ pub fn authenticate_with(
     Ok(Some(principal))
 }
 
-/// The authenticated caller, or 401.
-pub fn require_user(req: &Request) -> Result<Principal, ApiError> {
-    authenticate(req)?.ok_or_else(missing_credentials)
-}
-
-/// An authenticated admin: 401 without a token, 403 for a customer.
-pub fn require_admin(req: &Request) -> Result<Principal, ApiError> {
-    admin_only(require_user(req)?)
-}
-
-/// 403 unless the principal is an admin.
-pub fn admin_only(principal: Principal) -> Result<Principal, ApiError> {
-    if principal.is_admin() {
-        Ok(principal)
-    } else {
-        Err(ApiError::Forbidden(
-            "this action requires the admin role".into(),
-        ))
-    }
+/// The 403 of a customer asking for an admin's route.
+pub fn admin_required() -> ApiError {
+    ApiError::Forbidden("this action requires the admin role".into())
 }
 
 /// Revokes a token until it would have expired anyway (plus the verifier's
 /// leeway, during which it would still be accepted).
 pub fn deny_token(redis: &Redis, jti: &str, expires_at: u64) -> Result<(), ApiError> {
-    redis.set_ex(&deny_key(jti), b"1", deny_ttl(expires_at, unix_now()))
+    redis.set_ex(
+        &deny_key(jti),
+        b"1",
+        deny_ttl(expires_at, crate::clock::now_secs()),
+    )
 }
 
 /// Seconds a deny-list entry must live; at least 1.
@@ -123,8 +116,8 @@ fn deny_ttl(expires_at: u64, now: u64) -> u64 {
 }
 
 /// The token of `Authorization: Bearer <token>`; `None` without the header.
-fn bearer_token(req: &Request) -> Result<Option<&str>, ApiError> {
-    let Some(value) = req.header("authorization") else {
+fn bearer_token(authorization: Option<&str>) -> Result<Option<&str>, ApiError> {
+    let Some(value) = authorization else {
         return Ok(None);
     };
     let malformed = || {
@@ -138,21 +131,14 @@ fn bearer_token(req: &Request) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
-fn missing_credentials() -> ApiError {
+/// The 401 of a request that needs a user and has none.
+pub fn missing_credentials() -> ApiError {
     ApiError::Unauthorized("authentication required: send `Authorization: Bearer <token>`".into())
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Method;
     use jwt_simple::prelude::Ed25519KeyPair;
 
     fn setup() -> (TokenIssuer, TokenVerifier) {
@@ -164,13 +150,8 @@ mod tests {
         (issuer, verifier)
     }
 
-    fn with_auth(value: &str) -> Request {
-        Request::new(
-            Method::Get,
-            "/api/auth/me",
-            &[("Authorization", value)],
-            b"",
-        )
+    fn with_auth(value: &str) -> Option<&str> {
+        Some(value)
     }
 
     fn never_denied(_: &str) -> Result<bool, ApiError> {
@@ -180,10 +161,9 @@ mod tests {
     #[test]
     fn no_header_is_anonymous_and_never_touches_redis() {
         let (_, verifier) = setup();
-        let req = Request::new(Method::Get, "/", &[], b"");
-        let got = authenticate_with(&req, &verifier, |_| panic!("redis consulted"));
+        let got = authenticate_with(None, &verifier, |_| panic!("redis consulted"));
         assert_eq!(got.expect("anonymous"), None);
-        assert_eq!(require_user(&req).expect_err("401").status(), 401);
+        assert_eq!(missing_credentials().status(), 401);
     }
 
     #[test]
@@ -192,9 +172,9 @@ mod tests {
         let issued = issuer
             .issue("u1", "u1@x.y", Role::Customer, 60)
             .expect("issue");
-        let req = with_auth(&format!("bearer  {}", issued.token));
+        let header = format!("bearer  {}", issued.token);
         let mut asked = String::new();
-        let p = authenticate_with(&req, &verifier, |key| {
+        let p = authenticate_with(with_auth(&header), &verifier, |key| {
             asked = key.to_string();
             Ok(false)
         })
@@ -203,7 +183,8 @@ mod tests {
         assert_eq!(p.user_id, "u1");
         assert_eq!(asked, format!("auth:deny:{}", issued.jti));
         assert!(p.can_access("u1") && !p.can_access("u2"));
-        assert_eq!(admin_only(p).expect_err("customer").status(), 403);
+        assert!(!p.is_admin());
+        assert_eq!(admin_required().status(), 403);
     }
 
     #[test]
@@ -218,14 +199,14 @@ mod tests {
             "token",
         ] {
             let err =
-                authenticate_with(&with_auth(value), &verifier, never_denied).expect_err(value);
+                authenticate_with(with_auth(value), &verifier, never_denied).expect_err(value);
             assert_eq!(err.status(), 401, "{value:?}");
             assert_eq!(
                 err.headers(),
                 vec![("www-authenticate", "Bearer".to_string())]
             );
         }
-        let err = authenticate_with(&with_auth("Bearer x.y.z"), &verifier, never_denied)
+        let err = authenticate_with(with_auth("Bearer x.y.z"), &verifier, never_denied)
             .expect_err("garbage");
         assert_eq!(err.to_string(), "malformed bearer token");
     }
@@ -236,13 +217,14 @@ mod tests {
         let issued = issuer
             .issue("u1", "u1@x.y", Role::Admin, 60)
             .expect("issue");
-        let req = with_auth(&format!("Bearer {}", issued.token));
-        let err = authenticate_with(&req, &verifier, |_| Ok(true)).expect_err("revoked");
+        let header = format!("Bearer {}", issued.token);
+        let req = with_auth(&header);
+        let err = authenticate_with(req, &verifier, |_| Ok(true)).expect_err("revoked");
         assert_eq!(
             (err.status(), err.to_string().as_str()),
             (401, "token revoked")
         );
-        let err = authenticate_with(&req, &verifier, |_| {
+        let err = authenticate_with(req, &verifier, |_| {
             Err(ApiError::Unavailable("redis down".into()))
         })
         .expect_err("fail closed");

@@ -14,26 +14,32 @@
 use serde::Serialize;
 use spin_sdk::redis::{RedisParameter, RedisResult};
 
+use crate::context::Context;
 use crate::problem::ApiError;
-use crate::redis_store::{log_warning, reply_int, Redis};
+use crate::redis_store::{log_warning, lua_now, now_arg, reply_int, Redis};
 
 /// A probe granted but never reported (its instance died) is given up
 /// after this long at the least, so the breaker cannot stay half-open for
 /// ever.
 const MIN_PROBE_LEASE_MS: i64 = 30_000;
 
+/// Each script takes the time as its last argument when the caller's
+/// clock may be moved (see `clock`), and reads the Redis server's clock
+/// otherwise, so that every instance agrees.
+///
 /// Decides whether a call may go out. Replies `{allowed, probe, wait_ms}`:
 /// `wait_ms` is how long until a call could be admitted when refused.
 /// An `open` breaker turns `half_open` here, lazily, once its interval is up.
-const ADMIT_SCRIPT: &str = r#"
+const ADMIT_SCRIPT: &str = concat!(
+    r#"
 if redis.replicate_commands then redis.replicate_commands() end
 local open_ms = tonumber(ARGV[1])
 local max_probes = tonumber(ARGV[2])
 local lease = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local s = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'probes', 'probe_granted_at')
+"#,
+    lua_now!("5"),
+    r#"local s = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'probes', 'probe_granted_at')
 local state = s[1] or 'closed'
 if state == 'closed' then return {1, 0, 0} end
 local granted = tonumber(s[3]) or 0
@@ -52,23 +58,25 @@ if granted < max_probes then
   return {1, 1, 0}
 end
 return {0, 0, math.max(granted_at + lease - now, 1)}
-"#;
+"#
+);
 
 /// Records one call's outcome. ARGV: `success` (1/0), `probe` (1/0),
 /// threshold, window ms, ttl ms. Replies `{state, failures_in_window,
 /// opened}` (`opened` is 1 when this outcome opened the breaker).
 /// Outcomes of calls that were not probes change nothing while the
 /// breaker is open or half-open (they were admitted before it opened).
-const RECORD_SCRIPT: &str = r#"
+const RECORD_SCRIPT: &str = concat!(
+    r#"
 if redis.replicate_commands then redis.replicate_commands() end
 local success = ARGV[1] == '1'
 local probe = ARGV[2] == '1'
 local threshold = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[5])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+"#,
+    lua_now!("6"),
+    r#"local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 if state == 'half_open' and probe then
   if success then
@@ -94,17 +102,20 @@ if failures >= threshold then
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 return {state, failures, opened}
-"#;
+"#
+);
 
 /// Reads the state: `{state, opened_at, probes, probe_granted_at,
 /// failures_in_window, now}` (empty strings for what is unset).
-const STATE_SCRIPT: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local s = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'probes', 'probe_granted_at')
+const STATE_SCRIPT: &str = concat!(
+    r#"
+"#,
+    lua_now!("2"),
+    r#"local s = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'probes', 'probe_granted_at')
 local failures = redis.call('ZCOUNT', KEYS[2], now - tonumber(ARGV[1]), '+inf')
 return {s[1] or '', s[2] or '', s[3] or '', s[4] or '', failures, now}
-"#;
+"#
+);
 
 /// A breaker's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -190,7 +201,8 @@ pub struct Admission {
 }
 
 impl Admission {
-    const UNGUARDED: Self = Self {
+    /// A pass given without a breaker to ask.
+    pub const UNGUARDED: Self = Self {
         allowed: true,
         probe: false,
         retry_after_ms: 0,
@@ -214,13 +226,13 @@ pub struct Snapshot {
 }
 
 /// One dependency's breaker.
-pub struct Breaker {
+pub struct Breaker<'r> {
     name: String,
     config: BreakerConfig,
-    redis: Option<Redis>,
+    redis: Option<&'r Redis>,
 }
 
-impl std::fmt::Debug for Breaker {
+impl std::fmt::Debug for Breaker<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Breaker")
             .field("name", &self.name)
@@ -229,14 +241,15 @@ impl std::fmt::Debug for Breaker {
     }
 }
 
-impl Breaker {
+impl<'r> Breaker<'r> {
     /// The breaker named `name` (e.g. `psp`), configured from variables,
-    /// on the component's Redis (if it can be reached).
-    pub fn open(name: &str) -> Self {
-        Self::new(name, BreakerConfig::from_variables(), Redis::open().ok())
+    /// on the request's Redis (if it can be reached).
+    pub fn open(name: &str, ctx: &'r Context) -> Self {
+        Self::new(name, BreakerConfig::from_variables(), ctx.redis_if_up())
     }
 
-    pub fn new(name: &str, config: BreakerConfig, redis: Option<Redis>) -> Self {
+    /// The breaker `name` with `config`, its state on `redis`.
+    pub fn new(name: &str, config: BreakerConfig, redis: Option<&'r Redis>) -> Self {
         Self {
             name: name.to_string(),
             config,
@@ -244,10 +257,12 @@ impl Breaker {
         }
     }
 
+    /// The dependency it guards.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Its settings.
     pub fn config(&self) -> &BreakerConfig {
         &self.config
     }
@@ -261,7 +276,7 @@ impl Breaker {
     /// Asks whether a call may go out now. Fails open (logged) when Redis
     /// cannot answer.
     pub fn admit(&self) -> Admission {
-        let Some(redis) = &self.redis else {
+        let Some(redis) = self.redis else {
             log_warning(
                 "breaker_unguarded",
                 &format!("{}: redis unavailable; call allowed", self.name),
@@ -275,6 +290,7 @@ impl Breaker {
             RedisParameter::Int64(i64::from(c.half_open_probes)),
             RedisParameter::Int64(c.probe_lease_ms()),
             RedisParameter::Int64(c.ttl_ms()),
+            now_arg(),
         ];
         match redis.eval(ADMIT_SCRIPT, &[&state, &failures], &args) {
             Ok(reply) => parse_admission(&reply).unwrap_or_else(|| {
@@ -293,7 +309,7 @@ impl Breaker {
     /// as a healthy one does (a decline is a success here). Best effort: a
     /// Redis failure is logged and otherwise ignored.
     pub fn record(&self, admission: &Admission, success: bool) {
-        let Some(redis) = &self.redis else { return };
+        let Some(redis) = self.redis else { return };
         if !admission.enforced {
             return;
         }
@@ -305,6 +321,7 @@ impl Breaker {
             RedisParameter::Int64(i64::from(c.failure_threshold)),
             RedisParameter::Int64(c.window_ms()),
             RedisParameter::Int64(c.ttl_ms()),
+            now_arg(),
         ];
         if let Ok(reply) = redis.eval(RECORD_SCRIPT, &[&state, &failures], &args) {
             if let [_, failures, opened] = reply.as_slice() {
@@ -325,14 +342,14 @@ impl Breaker {
 
     /// The current state; 503 when Redis cannot be read.
     pub fn state(&self) -> Result<Snapshot, ApiError> {
-        let redis = self.redis.as_ref().ok_or_else(|| {
+        let redis = self.redis.ok_or_else(|| {
             ApiError::Unavailable("the breaker's state store is unavailable".into())
         })?;
         let [state, failures] = self.keys();
         let reply = redis.eval(
             STATE_SCRIPT,
             &[&state, &failures],
-            &[RedisParameter::Int64(self.config.window_ms())],
+            &[RedisParameter::Int64(self.config.window_ms()), now_arg()],
         )?;
         parse_snapshot(&reply, &self.config)
             .ok_or_else(|| ApiError::internal(format!("unexpected breaker reply {reply:?}")))
@@ -408,163 +425,4 @@ fn parse_snapshot(reply: &[RedisResult], config: &BreakerConfig) -> Option<Snaps
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ints(values: &[i64]) -> Vec<RedisResult> {
-        values.iter().map(|v| RedisResult::Int64(*v)).collect()
-    }
-
-    fn snapshot_reply(
-        state: &str,
-        opened: &str,
-        probes: &str,
-        granted: &str,
-        failures: i64,
-        now: i64,
-    ) -> Vec<RedisResult> {
-        let b = |s: &str| RedisResult::Binary(s.as_bytes().to_vec());
-        vec![
-            b(state),
-            b(opened),
-            b(probes),
-            b(granted),
-            RedisResult::Int64(failures),
-            RedisResult::Int64(now),
-        ]
-    }
-
-    #[test]
-    fn settings_come_from_variables_and_nonsense_keeps_the_default() {
-        let vars = |name: &str| match name {
-            "breaker_failure_threshold" => Some("3".to_string()),
-            "breaker_window_secs" => Some(" 60 ".to_string()),
-            "breaker_open_secs" => Some("0".to_string()),
-            "breaker_half_open_probes" => Some("lots".to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            BreakerConfig::resolve(vars),
-            BreakerConfig {
-                failure_threshold: 3,
-                window_secs: 60,
-                open_secs: 10,
-                half_open_probes: 1,
-            }
-        );
-        assert_eq!(BreakerConfig::resolve(|_| None), BreakerConfig::default());
-    }
-
-    #[test]
-    fn a_lost_probe_is_given_up_after_its_lease() {
-        let short = BreakerConfig {
-            open_secs: 2,
-            ..BreakerConfig::default()
-        };
-        assert_eq!(short.probe_lease_ms(), MIN_PROBE_LEASE_MS);
-        let long = BreakerConfig {
-            open_secs: 120,
-            ..BreakerConfig::default()
-        };
-        assert_eq!(long.probe_lease_ms(), 120_000);
-        assert!(long.ttl_ms() > long.window_ms() + long.open_ms() + long.probe_lease_ms());
-    }
-
-    #[test]
-    fn admit_replies_become_admissions() {
-        let a = parse_admission(&ints(&[1, 0, 0])).expect("closed");
-        assert!(a.allowed && !a.probe && a.enforced);
-        let a = parse_admission(&ints(&[1, 1, 0])).expect("probe");
-        assert!(a.allowed && a.probe);
-        let a = parse_admission(&ints(&[0, 0, 1500])).expect("open");
-        assert_eq!((a.allowed, a.retry_after_ms), (false, 1500));
-        assert_eq!(parse_admission(&ints(&[2, 0, 0])), None);
-        assert_eq!(parse_admission(&ints(&[1, 0])), None);
-        assert_eq!(
-            parse_admission(&[RedisResult::Nil, RedisResult::Nil, RedisResult::Nil]),
-            None
-        );
-    }
-
-    #[test]
-    fn without_redis_calls_pass_and_nothing_is_recorded() {
-        let breaker = Breaker::new("psp", BreakerConfig::default(), None);
-        let a = breaker.admit();
-        assert!(a.allowed && !a.enforced && !a.probe);
-        breaker.record(&a, false);
-        assert_eq!(breaker.state().expect_err("no store").status(), 503);
-    }
-
-    #[test]
-    fn a_closed_breaker_has_no_times() {
-        let c = BreakerConfig::default();
-        let s = parse_snapshot(&snapshot_reply("", "", "", "", 2, 1_000), &c).expect("closed");
-        assert_eq!(
-            s,
-            Snapshot {
-                state: "closed",
-                failures: 2,
-                opened_at_ms: None,
-                probe_at_ms: None
-            }
-        );
-    }
-
-    #[test]
-    fn an_open_breaker_probes_after_its_interval() {
-        let c = BreakerConfig {
-            open_secs: 2,
-            ..BreakerConfig::default()
-        };
-        let s =
-            parse_snapshot(&snapshot_reply("open", "10000", "0", "", 3, 10_500), &c).expect("open");
-        assert_eq!(
-            (s.state, s.failures, s.opened_at_ms, s.probe_at_ms),
-            ("open", 3, Some(10_000), Some(12_000))
-        );
-    }
-
-    #[test]
-    fn a_half_open_breaker_waits_for_its_probe() {
-        let c = BreakerConfig {
-            open_secs: 2,
-            half_open_probes: 1,
-            ..BreakerConfig::default()
-        };
-        let taken = parse_snapshot(
-            &snapshot_reply("half_open", "10000", "1", "12100", 3, 12_200),
-            &c,
-        )
-        .expect("probing");
-        assert_eq!(taken.state, "half_open");
-        assert_eq!(taken.probe_at_ms, Some(12_100 + MIN_PROBE_LEASE_MS));
-        let free = parse_snapshot(
-            &snapshot_reply("half_open", "10000", "0", "", 3, 12_200),
-            &c,
-        )
-        .expect("free slot");
-        assert_eq!(free.probe_at_ms, Some(12_200));
-        assert_eq!(
-            parse_snapshot(&snapshot_reply("weird", "", "", "", 0, 1), &c),
-            None
-        );
-        assert_eq!(
-            parse_snapshot(&snapshot_reply("open", "x", "", "", 0, 1), &c),
-            None
-        );
-    }
-
-    #[test]
-    fn the_scripts_take_the_arguments_the_calls_send() {
-        // Each script reads exactly the ARGV slots the Rust side fills.
-        let max_arg = |script: &str| {
-            (1..=9)
-                .filter(|i| script.contains(&format!("ARGV[{i}]")))
-                .max()
-                .unwrap_or(0)
-        };
-        assert_eq!(max_arg(ADMIT_SCRIPT), 4);
-        assert_eq!(max_arg(RECORD_SCRIPT), 5);
-        assert_eq!(max_arg(STATE_SCRIPT), 1);
-    }
-}
+mod tests;

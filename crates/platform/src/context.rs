@@ -1,14 +1,34 @@
-//! Request correlation: the request id and W3C trace context a request
-//! carries (accepted from the caller or created), passed into outbound
-//! calls and events, and the one JSON log line written per request.
+//! What a request carries besides itself: its correlation (the request id
+//! and W3C trace context, accepted from the caller or created, passed into
+//! outbound calls and events), the one JSON log line written per request,
+//! and the request's resources opened once on first use: the caller (from
+//! the bearer token), the Redis connection and the component's database.
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::auth::{self, Principal};
+use crate::db::{Db, Migration};
+use crate::problem::ApiError;
+use crate::redis_store::Redis;
 use crate::request::Request;
 
-/// What identifies a request across services.
+/// A component's SQLite database: its label and migrations.
+#[derive(Debug, Clone, Copy)]
+pub struct Database {
+    pub label: &'static str,
+    pub migrations: &'static [Migration],
+}
+
+impl Database {
+    /// Opens the database (and brings its schema up to date).
+    pub fn open(&self) -> Result<Db, ApiError> {
+        Db::open(self.label, self.migrations)
+    }
+}
+
+/// What identifies a request across services, and its resources.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub component: &'static str,
@@ -17,13 +37,35 @@ pub struct Context {
     pub traceparent: String,
     pub client_addr: String,
     pub started: Instant,
+    /// Shared by the context's clones.
+    state: Rc<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
     /// Headers for the answer whatever it turns out to be, success or
-    /// problem (rate-limit state, for one). Shared by the context's clones.
-    response_headers: Rc<RefCell<Vec<(String, String)>>>,
+    /// problem (rate-limit state, for one).
+    response_headers: RefCell<Vec<(String, String)>>,
+    authorization: Option<String>,
+    database: Option<Database>,
+    principal: OnceCell<Option<Principal>>,
+    /// `None` once an attempt to connect has failed.
+    redis: OnceCell<Option<Redis>>,
+    db: OnceCell<Db>,
 }
 
 impl Context {
+    /// The context of a request to a component without a database.
     pub fn from_request(component: &'static str, req: &Request) -> Self {
+        Self::for_component(component, None, req)
+    }
+
+    /// The context of a request to a component with `database`.
+    pub fn for_component(
+        component: &'static str,
+        database: Option<Database>,
+        req: &Request,
+    ) -> Self {
         let request_id = req
             .header("x-request-id")
             .filter(|v| valid_request_id(v))
@@ -44,20 +86,75 @@ impl Context {
             traceparent: format!("00-{trace_id}-{span_id}-01"),
             client_addr,
             started: Instant::now(),
-            response_headers: Rc::default(),
+            state: Rc::new(State {
+                authorization: req.header("authorization").map(str::to_string),
+                database,
+                ..State::default()
+            }),
         }
+    }
+
+    /// The caller, if the request carries a bearer token (see
+    /// [`auth::authenticate`]); verified once per request.
+    pub fn principal(&self) -> Result<Option<&Principal>, ApiError> {
+        if let Some(known) = self.state.principal.get() {
+            return Ok(known.as_ref());
+        }
+        let found = auth::authenticate(self.state.authorization.as_deref(), || self.redis())?;
+        Ok(self.state.principal.get_or_init(|| found).as_ref())
+    }
+
+    /// The authenticated caller, or 401.
+    pub fn user(&self) -> Result<&Principal, ApiError> {
+        self.principal()?.ok_or_else(auth::missing_credentials)
+    }
+
+    /// An authenticated admin: 401 without a token, 403 for a customer.
+    pub fn admin(&self) -> Result<&Principal, ApiError> {
+        let user = self.user()?;
+        if user.is_admin() {
+            Ok(user)
+        } else {
+            Err(auth::admin_required())
+        }
+    }
+
+    /// The request's Redis connection, opened on first use: 503 when Redis
+    /// cannot be reached (or could not earlier in this request).
+    pub fn redis(&self) -> Result<&Redis, ApiError> {
+        self.redis_if_up()
+            .ok_or_else(crate::redis_store::unavailable_error)
+    }
+
+    /// The request's Redis connection, or `None` when it cannot be reached:
+    /// for callers that go on without it (they fail open).
+    pub fn redis_if_up(&self) -> Option<&Redis> {
+        self.state.redis.get_or_init(|| Redis::open().ok()).as_ref()
+    }
+
+    /// The component's database, opened (and migrated) on first use.
+    pub fn db(&self) -> Result<&Db, ApiError> {
+        if let Some(db) = self.state.db.get() {
+            return Ok(db);
+        }
+        let database = self.state.database.ok_or_else(|| {
+            ApiError::internal(format!("component {} declares no database", self.component))
+        })?;
+        let db = database.open()?;
+        Ok(self.state.db.get_or_init(|| db))
     }
 
     /// Adds a header to the eventual response, error or not.
     pub fn add_response_header(&self, name: &str, value: impl Into<String>) {
-        self.response_headers
+        self.state
+            .response_headers
             .borrow_mut()
             .push((name.to_ascii_lowercase(), value.into()));
     }
 
     /// The headers added with [`Context::add_response_header`].
     pub fn response_headers(&self) -> Vec<(String, String)> {
-        self.response_headers.borrow().clone()
+        self.state.response_headers.borrow().clone()
     }
 
     /// The client's IP address without the port.
@@ -168,5 +265,14 @@ mod tests {
         assert!(
             parse_trace_id("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
         );
+    }
+
+    #[test]
+    fn an_anonymous_request_has_no_caller_and_no_database() {
+        let ctx = Context::from_request("test", &Request::new(Method::Get, "/", &[], b""));
+        assert_eq!(ctx.principal().expect("anonymous"), None);
+        assert_eq!(ctx.user().expect_err("401").status(), 401);
+        assert_eq!(ctx.admin().expect_err("401").status(), 401);
+        assert_eq!(ctx.db().expect_err("no database").status(), 500);
     }
 }

@@ -2,16 +2,18 @@
 //! saved per user and replayed for a retry of the same request; the same
 //! key with a different request is refused.
 //!
-//! Use it inside the handler's SQLite transaction (`BEGIN IMMEDIATE`):
-//! `lookup`, then on `New` do the work and `store` the response before
-//! commit. SQLite serialises writers, so of two concurrent requests with
-//! one key the second sees the first's row and replays it; a transaction
-//! that rolls back takes its saved response with it, so a failure stays
-//! retryable.
+//! A handler reads the key with [`Idempotency::of`], then inside the
+//! transaction that does the work calls [`Idempotency::begin`] (a saved
+//! answer to replay, or go on) and, before commit, [`Idempotency::finish`]
+//! with its response. SQLite serialises writers, so of two concurrent
+//! requests with one key the second sees the first's row and replays it;
+//! a transaction that rolls back takes its saved response with it, so a
+//! failure stays retryable.
 
 use sha2::{Digest, Sha256};
-use spin_sdk::sqlite3::{Connection, Value};
+use spin_sdk::sqlite3::Value;
 
+use crate::db::{int, text, Db, Migration};
 use crate::problem::ApiError;
 use crate::request::{Method, Request};
 use crate::response::Response;
@@ -39,6 +41,8 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS idempotency_keys (
 /// Index for purging old keys.
 pub const SCHEMA_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at)";
+/// The table and its index as one migration.
+pub const MIGRATION: Migration = &[SCHEMA, SCHEMA_INDEX];
 
 const LOOKUP_SQL: &str = "SELECT request_hash, status, headers, body FROM idempotency_keys \
      WHERE user_id = ? AND key = ?";
@@ -62,19 +66,79 @@ const PER_EXCHANGE_HEADERS: &[&str] = &[
 
 /// What the table knows about a key.
 #[derive(Debug)]
-pub enum Lookup {
-    /// First use: do the work, then `store`.
+enum Lookup {
+    /// First use: do the work, then save its response.
     New,
     /// Same request seen before: answer with this saved response.
     Replay(Response),
-    /// Same key, different request: answer [`mismatch_error`].
+    /// Same key, different request.
     Mismatch,
+}
+
+/// A request's idempotency: the client's key (if it sent one), the user
+/// the key belongs to, and what the request was.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    key: Option<String>,
+    user: String,
+    hash: String,
+}
+
+impl Idempotency {
+    /// Reads the request's key (400 naming the header when malformed);
+    /// keys are `user`'s own.
+    pub fn of(req: &Request, user: &str) -> Result<Self, ApiError> {
+        Ok(Self {
+            key: key_from(req)?,
+            user: user.to_string(),
+            hash: request_hash(req),
+        })
+    }
+
+    /// Like [`Idempotency::of`] for routes that refuse to work without a
+    /// key: 400 naming the header, saying `why`.
+    pub fn required(req: &Request, user: &str, why: &str) -> Result<Self, ApiError> {
+        let this = Self::of(req, user)?;
+        if this.key.is_none() {
+            return Err(ApiError::bad_field(HEADER, why));
+        }
+        Ok(this)
+    }
+
+    /// The client's key, if it sent one.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The saved answer to a retry of this request, to be sent as it is;
+    /// `None` to go on with the work. 422 when the key was used for
+    /// another request. Call in the transaction that does the work (and,
+    /// to spare a retry slow work, also before it).
+    pub fn begin(&self, db: &Db) -> Result<Option<Response>, ApiError> {
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        match lookup(db, &self.user, key, &self.hash)? {
+            Lookup::New => Ok(None),
+            Lookup::Replay(saved) => Ok(Some(saved)),
+            Lookup::Mismatch => Err(mismatch_error()),
+        }
+    }
+
+    /// Saves `response` for retries of this request; call in the
+    /// transaction that did the work. Nothing to do without a key.
+    pub fn finish(&self, db: &Db, response: &Response) -> Result<(), ApiError> {
+        let Some(key) = &self.key else {
+            return Ok(());
+        };
+        store(db, &self.user, key, &self.hash, response)
+    }
 }
 
 /// The request's idempotency key: `None` without the header or for a safe
 /// method; 400 naming the header unless it is 1 to 255 visible ASCII
 /// characters.
-pub fn key_from(req: &Request) -> Result<Option<String>, ApiError> {
+fn key_from(req: &Request) -> Result<Option<String>, ApiError> {
     if matches!(req.method, Method::Get | Method::Head | Method::Options) {
         return Ok(None);
     }
@@ -91,7 +155,7 @@ pub fn key_from(req: &Request) -> Result<Option<String>, ApiError> {
 }
 
 /// Hex SHA-256 of the method, path (with query) and body.
-pub fn request_hash(req: &Request) -> String {
+fn request_hash(req: &Request) -> String {
     let mut hash = Sha256::new();
     hash.update(req.method.as_str());
     hash.update(b"\n");
@@ -106,18 +170,12 @@ pub fn request_hash(req: &Request) -> String {
 }
 
 /// The 422 for a key reused with a different request.
-pub fn mismatch_error() -> ApiError {
+fn mismatch_error() -> ApiError {
     ApiError::invalid(HEADER, "Idempotency-Key reused with a different request")
 }
 
-/// Looks the key up for `user`.
-pub fn lookup(conn: &Connection, user: &str, key: &str, hash: &str) -> Result<Lookup, ApiError> {
-    let result = conn
-        .execute(
-            LOOKUP_SQL,
-            &[Value::Text(user.into()), Value::Text(key.into())],
-        )
-        .map_err(|e| ApiError::internal(format!("idempotency lookup: {e:?}")))?;
+fn lookup(db: &Db, user: &str, key: &str, hash: &str) -> Result<Lookup, ApiError> {
+    let result = db.execute(LOOKUP_SQL, &[text(user), text(key)])?;
     let Some(row) = result.rows.first() else {
         return Ok(Lookup::New);
     };
@@ -130,48 +188,31 @@ pub fn lookup(conn: &Connection, user: &str, key: &str, hash: &str) -> Result<Lo
     decide(saved, hash)
 }
 
-/// Saves `response` under the key; meant to run in the caller's
-/// transaction. Returns false if the key was already taken (the row is
-/// left as it was).
-pub fn store(
-    conn: &Connection,
-    user: &str,
-    key: &str,
-    hash: &str,
-    response: &Response,
-) -> Result<bool, ApiError> {
+/// Saves `response` under the key, leaving a row already there as it was.
+fn store(db: &Db, user: &str, key: &str, hash: &str, response: &Response) -> Result<(), ApiError> {
     let headers = serde_json::to_string(&replayable_headers(response))
         .map_err(|e| ApiError::internal(format!("idempotency headers: {e}")))?;
-    conn.execute(
+    db.execute(
         STORE_SQL,
         &[
-            Value::Text(user.into()),
-            Value::Text(key.into()),
-            Value::Text(hash.into()),
-            Value::Integer(i64::from(response.status)),
-            Value::Text(headers),
+            text(user),
+            text(key),
+            text(hash),
+            int(i64::from(response.status)),
+            text(headers),
             Value::Blob(response.body.clone()),
-            Value::Integer(unix_now()),
+            int(crate::clock::now_secs() as i64),
         ],
-    )
-    .map_err(|e| ApiError::internal(format!("idempotency store: {e:?}")))?;
-    Ok(conn.changes() > 0)
+    )?;
+    Ok(())
 }
 
-/// Deletes keys past [`RETENTION_SECS`]: what every component's
-/// `/internal/<component>/tick` does; returns how many went.
-pub fn purge_expired(db: &crate::db::Db) -> Result<u64, ApiError> {
-    purge_older_than(db.connection(), RETENTION_SECS)
-}
-
-/// Deletes keys saved before `now - retention_secs`; returns how many went.
-pub fn purge_older_than(conn: &Connection, retention_secs: i64) -> Result<u64, ApiError> {
-    conn.execute(
-        PURGE_SQL,
-        &[Value::Integer(unix_now().saturating_sub(retention_secs))],
-    )
-    .map_err(|e| ApiError::internal(format!("idempotency purge: {e:?}")))?;
-    Ok(conn.changes())
+/// Deletes keys past [`RETENTION_SECS`] (part of every tick of a
+/// component that keeps them); returns how many went.
+pub fn purge_expired(db: &Db) -> Result<u64, ApiError> {
+    let cutoff = (crate::clock::now_secs() as i64).saturating_sub(RETENTION_SECS);
+    db.execute(PURGE_SQL, &[int(cutoff)])?;
+    Ok(db.changes())
 }
 
 /// A row of the table, as read.
@@ -207,155 +248,5 @@ fn replayable_headers(response: &Response) -> Vec<(&str, &str)> {
         .collect()
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn post(path: &str, key: Option<&str>, body: &str) -> Request {
-        let mut headers = vec![("content-type", "application/json")];
-        if let Some(k) = key {
-            headers.push(("Idempotency-Key", k));
-        }
-        Request::new(Method::Post, path, &headers, body.as_bytes())
-    }
-
-    fn saved_from(req: &Request, response: &Response) -> SavedResponse {
-        SavedResponse {
-            request_hash: request_hash(req),
-            status: response.status,
-            headers: serde_json::to_string(&replayable_headers(response)).expect("json"),
-            body: response.body.clone(),
-        }
-    }
-
-    #[test]
-    fn keys_are_visible_ascii_up_to_255() {
-        assert_eq!(key_from(&post("/x", None, "{}")).expect("none"), None);
-        assert_eq!(
-            key_from(&post("/x", Some("order-7f3a"), "{}"))
-                .expect("ok")
-                .as_deref(),
-            Some("order-7f3a")
-        );
-        let long = "k".repeat(MAX_KEY_LEN);
-        assert!(key_from(&post("/x", Some(&long), "{}"))
-            .expect("255")
-            .is_some());
-        for bad in [
-            "",
-            "has space",
-            "tab\there",
-            "é",
-            &"k".repeat(MAX_KEY_LEN + 1),
-        ] {
-            let err = key_from(&post("/x", Some(bad), "{}")).expect_err(bad);
-            assert_eq!(err.status(), 400);
-            assert_eq!(err.problem("r")["field"], HEADER);
-        }
-        let get = Request::new(Method::Get, "/x", &[("idempotency-key", "k")], b"");
-        assert_eq!(key_from(&get).expect("safe"), None);
-    }
-
-    #[test]
-    fn the_hash_covers_method_path_query_and_body() {
-        let base = request_hash(&post("/api/orders", Some("k"), r#"{"a":1}"#));
-        assert_eq!(base.len(), 64);
-        assert_eq!(
-            base,
-            request_hash(&post("/api/orders", Some("other"), r#"{"a":1}"#))
-        );
-        assert_ne!(
-            base,
-            request_hash(&post("/api/orders", Some("k"), r#"{"a":2}"#))
-        );
-        assert_ne!(
-            base,
-            request_hash(&post("/api/orders/1", Some("k"), r#"{"a":1}"#))
-        );
-        assert_ne!(
-            base,
-            request_hash(&post("/api/orders?x=1", Some("k"), r#"{"a":1}"#))
-        );
-        let put = Request::new(Method::Put, "/api/orders", &[], br#"{"a":1}"#);
-        assert_ne!(base, request_hash(&put));
-    }
-
-    #[test]
-    fn the_same_request_replays_the_saved_response() {
-        let req = post("/api/orders", Some("k"), r#"{"a":1}"#);
-        let original = Response::json(201, &serde_json::json!({"id": "o-1"}))
-            .with_header("location", "/api/orders/o-1")
-            .with_header("x-request-id", "first-request")
-            .with_header("x-ratelimit-remaining", "9");
-        let Lookup::Replay(replayed) =
-            decide(saved_from(&req, &original), &request_hash(&req)).expect("decide")
-        else {
-            panic!("expected a replay");
-        };
-        assert_eq!(replayed.status, 201);
-        assert_eq!(replayed.body, original.body);
-        assert_eq!(replayed.header("location"), Some("/api/orders/o-1"));
-        assert_eq!(replayed.header("content-type"), Some("application/json"));
-        assert_eq!(replayed.header("Idempotent-Replayed"), Some("true"));
-        assert_eq!(replayed.header("x-request-id"), None);
-        assert_eq!(replayed.header("x-ratelimit-remaining"), None);
-    }
-
-    #[test]
-    fn a_different_request_under_the_same_key_is_a_mismatch() {
-        let first = post("/api/orders", Some("k"), r#"{"a":1}"#);
-        let second = post("/api/orders", Some("k"), r#"{"a":2}"#);
-        let saved = saved_from(&first, &Response::empty(204));
-        assert!(matches!(
-            decide(saved, &request_hash(&second)),
-            Ok(Lookup::Mismatch)
-        ));
-        let err = mismatch_error();
-        assert_eq!(err.status(), 422);
-        assert_eq!(
-            err.to_string(),
-            "Idempotency-Key reused with a different request"
-        );
-    }
-
-    #[test]
-    fn the_statements_run_on_sqlite_and_conflicts_keep_the_first_row() {
-        use rusqlite::params;
-        let db = rusqlite::Connection::open_in_memory().expect("sqlite");
-        db.execute(SCHEMA, []).expect("schema");
-        db.execute(SCHEMA_INDEX, []).expect("index");
-        let insert = |hash: &str, status: i64, at: i64| {
-            db.execute(
-                STORE_SQL,
-                params!["u1", "k", hash, status, "[]", b"{}".to_vec(), at],
-            )
-            .expect("insert")
-        };
-        assert_eq!(insert("h1", 201, 100), 1);
-        assert_eq!(
-            insert("h2", 500, 100),
-            0,
-            "a second store must not overwrite"
-        );
-        let (hash, status): (String, i64) = db
-            .query_row(LOOKUP_SQL, params!["u1", "k"], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .expect("lookup");
-        assert_eq!((hash.as_str(), status), ("h1", 201));
-        let other_user = db.query_row(LOOKUP_SQL, params!["u2", "k"], |_| Ok(()));
-        assert!(matches!(
-            other_user,
-            Err(rusqlite::Error::QueryReturnedNoRows)
-        ));
-        assert_eq!(db.execute(PURGE_SQL, params![100]).expect("purge"), 0);
-        assert_eq!(db.execute(PURGE_SQL, params![101]).expect("purge"), 1);
-    }
-}
+mod tests;

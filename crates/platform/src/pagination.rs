@@ -1,7 +1,12 @@
 //! Cursor pagination: `?limit=` and `?cursor=`, answered with `next_cursor`.
 //! A cursor is the opaque base64 of the last item's sort key.
+//!
+//! A list asks storage for [`PageRequest::fetch`] rows (one more than the
+//! page holds, to learn whether another page follows) and turns them into
+//! a [`Page`] with [`PageRequest::page`].
 
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 
 use crate::problem::ApiError;
 use crate::request::Request;
@@ -17,16 +22,7 @@ pub struct PageRequest {
 impl PageRequest {
     /// Reads `limit` (1..=max, default `default`) and `cursor`.
     pub fn from_request(req: &Request, default: u32, max: u32) -> Result<Self, ApiError> {
-        let limit = match req.query_param("limit") {
-            None => default,
-            Some(l) => l
-                .parse::<u32>()
-                .ok()
-                .filter(|l| (1..=max).contains(l))
-                .ok_or_else(|| {
-                    ApiError::invalid("limit", format!("must be an integer from 1 to {max}"))
-                })?,
-        };
+        let limit = limit(req, default, max)?;
         let after =
             match req.query_param("cursor") {
                 None => None,
@@ -36,6 +32,63 @@ impl PageRequest {
                 })?),
             };
         Ok(Self { limit, after })
+    }
+}
+
+impl PageRequest {
+    /// How many rows to ask storage for: one more than the page holds.
+    pub fn fetch(&self) -> u32 {
+        self.limit.saturating_add(1)
+    }
+
+    /// The page of `rows` (fetched with [`PageRequest::fetch`]): at most
+    /// `limit` items, and a cursor after the last of them if more rows
+    /// followed. `sort_key` is what the cursor encodes.
+    pub fn page<T>(&self, mut rows: Vec<T>, sort_key: impl Fn(&T) -> String) -> Page<T> {
+        let limit = self.limit as usize;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = if more {
+            rows.last().map(|last| encode(&sort_key(last)))
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+/// A page of a list as clients get it: `{"items": [...], "next_cursor": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item shown as `show` does.
+    pub fn map<U>(self, show: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(show).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+/// The `?limit=` parameter: from 1 to `max`, `default` when absent; 422
+/// naming it otherwise.
+pub fn limit(req: &Request, default: u32, max: u32) -> Result<u32, ApiError> {
+    match req.query_param("limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid("limit", format!("must be an integer from 1 to {max}"))
+            }),
     }
 }
 
@@ -81,5 +134,31 @@ mod tests {
                 "{q}"
             );
         }
+    }
+
+    #[test]
+    fn a_page_holds_the_limit_and_says_where_the_next_starts() {
+        let page = PageRequest {
+            limit: 2,
+            after: None,
+        };
+        assert_eq!(page.fetch(), 3);
+        let full = page.page(vec!["a", "b", "c"], |s| format!("key-{s}"));
+        assert_eq!(full.items, ["a", "b"]);
+        let cursor = full.next_cursor.clone().expect("more follows");
+        let next = Request::new(Method::Get, &format!("/x?cursor={cursor}"), &[], b"");
+        assert_eq!(
+            PageRequest::from_request(&next, 2, 10)
+                .expect("ours")
+                .after
+                .as_deref(),
+            Some("key-b")
+        );
+        let last = page.page(vec!["d"], |s| s.to_string());
+        assert_eq!((last.items.len(), last.next_cursor), (1, None));
+        assert_eq!(
+            serde_json::to_value(full.map(str::len)).expect("json"),
+            serde_json::json!({"items": [1, 1], "next_cursor": cursor})
+        );
     }
 }

@@ -24,7 +24,7 @@ pub enum ApiError {
     NotFound(String),
     /// 405, with the methods that are allowed.
     #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     /// 409: conflicts with the current state (duplicate, wrong state).
     #[error("{0}")]
     Conflict(String),
@@ -79,6 +79,7 @@ impl ApiError {
         Self::Internal(anyhow::anyhow!("{e}"))
     }
 
+    /// The HTTP status of the error.
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
@@ -143,7 +144,7 @@ impl ApiError {
     /// Extra headers the status needs (`Allow`, `Retry-After`).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
-            Self::MethodNotAllowed { allow } => vec![("allow", (*allow).to_string())],
+            Self::MethodNotAllowed { allow } => vec![("allow", allow.clone())],
             Self::TooManyRequests { retry_after } => vec![("retry-after", retry_after.to_string())],
             Self::Unauthorized(_) => vec![("www-authenticate", "Bearer".to_string())],
             _ => Vec::new(),
@@ -153,6 +154,7 @@ impl ApiError {
 
 /// Converts a storage error into a 500 with context.
 pub trait OrInternal<T> {
+    /// The error as a 500 that says what failed.
     fn or_500(self, what: &str) -> Result<T, ApiError>;
 }
 

@@ -15,8 +15,9 @@
 use spin_sdk::redis::{RedisParameter, RedisResult};
 
 use crate::auth::Principal;
+use crate::context::Context;
 use crate::problem::ApiError;
-use crate::redis_store::{bin, log_warning, reply_int, Redis};
+use crate::redis_store::{bin, log_warning, lua_now, now_arg, reply_int, Redis};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -24,17 +25,19 @@ use crate::response::Response;
 pub const DEFAULT_LIMIT: &str = "100/50";
 
 /// Refills the bucket for the time elapsed since its last update, then
-/// takes one token if there is one. Replies
+/// takes one token if there is one. `ARGV[3]` is the time when the
+/// caller's clock may be moved, empty to use the server's. Replies
 /// `{allowed, tokens_left, ms_until_full, ms_until_next_token}`.
 /// Fractional tokens are kept as strings (Lua numbers would be truncated
 /// to integers in the reply, not in storage).
-const SCRIPT: &str = r#"
+const SCRIPT: &str = concat!(
+    r#"
 if redis.replicate_commands then redis.replicate_commands() end
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+"#,
+    lua_now!("3"),
+    r#"local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
 if tokens == nil or ts == nil then
@@ -57,7 +60,8 @@ local full = math.ceil((capacity - tokens) * 1000 / rate)
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
 redis.call('PEXPIRE', KEYS[1], full + 1000)
 return {allowed, math.floor(tokens), full, wait}
-"#;
+"#
+);
 
 /// A bucket's size and refill rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -165,6 +169,21 @@ impl Decision {
         response.set_header("x-ratelimit-reset", self.reset_secs.to_string());
     }
 
+    /// Puts the bucket's headers on the request's eventual answer, and
+    /// refuses the request (429) if the bucket was empty.
+    pub fn enforce(self, ctx: &Context) -> Result<(), ApiError> {
+        let mut headers = Response::empty(0);
+        self.apply(&mut headers);
+        for (name, value) in headers.headers {
+            ctx.add_response_header(&name, value);
+        }
+        if self.allowed {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+
     /// The 429 (with `Retry-After`) for a refused request.
     pub fn into_error(self) -> ApiError {
         ApiError::TooManyRequests {
@@ -185,6 +204,7 @@ pub fn check(redis: Option<&Redis>, identity: &str, group: &str, limit: &RateLim
     let args = [
         RedisParameter::Int64(i64::from(limit.capacity)),
         bin(limit.refill_per_sec.to_string()),
+        now_arg(),
     ];
     match redis.eval(SCRIPT, &[&key], &args) {
         Ok(reply) => parse_reply(&reply, limit).unwrap_or_else(|| {
@@ -263,173 +283,23 @@ fn is_variable_suffix(group: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// Runs `handler` if the request's client (the verified user, else the
-/// client address) has a token left in `group`'s bucket, or answers 429.
-/// The bucket's `X-RateLimit-*` headers go on whatever the answer is,
-/// problems included.
-pub fn limited(
-    req: &Request,
-    ctx: &crate::Context,
-    group: &str,
-    handler: impl FnOnce() -> Result<Response, ApiError>,
-) -> Result<Response, ApiError> {
+/// Takes one token from `group`'s bucket for the request's client (the
+/// verified user, else the client address), as the serving layer does
+/// before every handler of a rate-limited route: 429 when the bucket is
+/// empty. The bucket's `X-RateLimit-*` headers go on whatever the answer
+/// is, problems included.
+pub fn admit(req: &Request, ctx: &Context, group: &str) -> Result<(), ApiError> {
     // An invalid token is the handler's to reject; here it only means the
     // client is counted by address.
-    let principal = crate::auth::authenticate(req).ok().flatten();
-    let redis = Redis::open().ok();
-    let decision = check(
-        redis.as_ref(),
-        &identity_of(principal.as_ref(), req),
+    let principal = ctx.principal().ok().flatten();
+    check(
+        ctx.redis_if_up(),
+        &identity_of(principal, req),
         group,
         &RateLimit::for_group(group),
-    );
-    let mut headers = Response::empty(0);
-    decision.apply(&mut headers);
-    for (name, value) in headers.headers {
-        ctx.add_response_header(&name, value);
-    }
-    if decision.allowed {
-        handler()
-    } else {
-        Err(decision.into_error())
-    }
+    )
+    .enforce(ctx)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::Role;
-    use crate::request::Method;
-
-    fn ints(values: &[i64]) -> Vec<RedisResult> {
-        values.iter().map(|v| RedisResult::Int64(*v)).collect()
-    }
-
-    #[test]
-    fn limits_parse_and_reject_nonsense() {
-        assert_eq!(
-            RateLimit::parse(" 100 / 50 "),
-            Ok(RateLimit {
-                capacity: 100,
-                refill_per_sec: 50.0
-            })
-        );
-        assert_eq!(
-            RateLimit::parse("5/0.1")
-                .expect("fractional")
-                .refill_per_sec,
-            0.1
-        );
-        for bad in [
-            "", "100", "0/1", "-1/1", "10/0", "10/-1", "10/abc", "1.5/1", "10/NaN", "10/inf",
-        ] {
-            assert!(RateLimit::parse(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(RateLimit::parse(DEFAULT_LIMIT), Ok(RateLimit::default()));
-    }
-
-    #[test]
-    fn group_variable_then_default_variable_then_builtin() {
-        let vars = |name: &str| match name {
-            "rate_limit_login" => Some("5/0.1".to_string()),
-            "rate_limit_broken" => Some("lots".to_string()),
-            "rate_limit_default" => Some("20/10".to_string()),
-            _ => None,
-        };
-        assert_eq!(RateLimit::resolve("login", vars).capacity, 5);
-        assert_eq!(RateLimit::resolve("catalog", vars).capacity, 20);
-        assert_eq!(RateLimit::resolve("broken", vars).capacity, 20);
-        assert_eq!(RateLimit::resolve("Bad-Name", vars).capacity, 20);
-        assert_eq!(
-            RateLimit::resolve("catalog", |_| None),
-            RateLimit::default()
-        );
-    }
-
-    #[test]
-    fn script_replies_become_decisions() {
-        let limit = RateLimit::parse("100/50").expect("limit");
-        let d = parse_reply(&ints(&[1, 99, 20, 0]), &limit).expect("allowed");
-        assert_eq!(
-            (
-                d.allowed,
-                d.limit,
-                d.remaining,
-                d.reset_secs,
-                d.retry_after_secs
-            ),
-            (true, 100, 99, 1, 0)
-        );
-        let d = parse_reply(&ints(&[0, 0, 2000, 20]), &limit).expect("denied");
-        assert_eq!(
-            (d.allowed, d.remaining, d.reset_secs, d.retry_after_secs),
-            (false, 0, 2, 1)
-        );
-        let d = parse_reply(&ints(&[0, 0, 60_000, 10_001]), &limit).expect("slow refill");
-        assert_eq!(d.retry_after_secs, 11);
-        let binary = vec![
-            RedisResult::Binary(b"1".to_vec()),
-            RedisResult::Int64(3),
-            RedisResult::Int64(0),
-            RedisResult::Int64(0),
-        ];
-        assert!(parse_reply(&binary, &limit).expect("binary ints").allowed);
-        assert_eq!(parse_reply(&ints(&[1, 2, 3]), &limit), None);
-        assert_eq!(parse_reply(&ints(&[2, 0, 0, 0]), &limit), None);
-        let nils = vec![
-            RedisResult::Nil,
-            RedisResult::Nil,
-            RedisResult::Nil,
-            RedisResult::Nil,
-        ];
-        assert_eq!(parse_reply(&nils, &limit), None);
-    }
-
-    #[test]
-    fn decisions_set_headers_and_errors() {
-        let limit = RateLimit::parse("10/1").expect("limit");
-        let denied = parse_reply(&ints(&[0, 0, 10_000, 1_000]), &limit).expect("denied");
-        let mut resp = Response::empty(429);
-        denied.apply(&mut resp);
-        assert_eq!(resp.header("X-RateLimit-Limit"), Some("10"));
-        assert_eq!(resp.header("X-RateLimit-Remaining"), Some("0"));
-        assert_eq!(resp.header("X-RateLimit-Reset"), Some("10"));
-        let err = denied.into_error();
-        assert_eq!(err.status(), 429);
-        assert_eq!(err.headers(), vec![("retry-after", "1".to_string())]);
-    }
-
-    #[test]
-    fn without_redis_requests_pass_unmarked() {
-        let limit = RateLimit::default();
-        let d = check(None, "ip:1.2.3.4", "catalog", &limit);
-        assert!(d.allowed && !d.enforced);
-        let mut resp = Response::empty(200);
-        d.apply(&mut resp);
-        assert_eq!(resp.header("x-ratelimit-limit"), None);
-    }
-
-    #[test]
-    fn identities_use_the_user_or_the_bare_client_address() {
-        let req = |addr: &str| Request::new(Method::Get, "/", &[("spin-client-addr", addr)], b"");
-        assert_eq!(identity_of(None, &req("10.0.0.7:51234")), "ip:10.0.0.7");
-        assert_eq!(
-            identity_of(None, &req("[2001:db8::1]:443")),
-            "ip:2001:db8::1"
-        );
-        assert_eq!(identity_of(None, &req("2001:db8::1")), "ip:2001:db8::1");
-        assert_eq!(identity_of(None, &req("10.0.0.7")), "ip:10.0.0.7");
-        assert_eq!(
-            identity_of(None, &Request::new(Method::Get, "/", &[], b"")),
-            "ip:unknown"
-        );
-        let p = Principal {
-            user_id: "u-9".into(),
-            email: "e@x.y".into(),
-            role: Role::Customer,
-            token_id: "t".into(),
-            expires_at: 0,
-        };
-        assert_eq!(identity_of(Some(&p), &req("10.0.0.7:1")), "user:u-9");
-    }
-}
+mod tests;

@@ -100,6 +100,31 @@ impl Redis {
     }
 }
 
+/// Lua that sets `now` (Unix ms) from `ARGV[n]`, or from the Redis
+/// server's clock when the caller sent no time (see [`now_arg`]).
+macro_rules! lua_now {
+    ($n:literal) => {
+        concat!(
+            "local now = tonumber(ARGV[",
+            $n,
+            "])\nif not now then\n  local t = redis.call('TIME')\n",
+            "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\nend\n"
+        )
+    };
+}
+pub(crate) use lua_now;
+
+/// The time for a script that reads the clock: this request's when it may
+/// be moved, else empty (the script then asks the Redis server's clock,
+/// which every instance shares).
+pub fn now_arg() -> RedisParameter {
+    if crate::clock::is_moved() {
+        RedisParameter::Int64(crate::clock::now_ms())
+    } else {
+        bin("")
+    }
+}
+
 /// A string or bytes as a command argument.
 pub fn bin(value: impl AsRef<[u8]>) -> RedisParameter {
     RedisParameter::Binary(value.as_ref().to_vec())
@@ -155,6 +180,11 @@ fn is_noscript(e: &RedisError) -> bool {
 /// A 503 for a failed Redis call; the cause goes to the log, not the client.
 fn unavailable(what: &str, e: &RedisError) -> ApiError {
     log_warning("redis_unavailable", &format!("{what}: {e}"));
+    unavailable_error()
+}
+
+/// The 503 of a request that needs Redis when it cannot be reached.
+pub fn unavailable_error() -> ApiError {
     ApiError::Unavailable("a backing store is unavailable; try again shortly".into())
 }
 

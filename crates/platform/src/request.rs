@@ -4,6 +4,7 @@
 use serde::de::DeserializeOwned;
 use spin_sdk::http::IncomingRequest;
 
+use crate::domain::Id;
 use crate::problem::ApiError;
 
 /// Default limit of a request body.
@@ -27,6 +28,7 @@ pub enum Method {
 }
 
 impl Method {
+    /// The method's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
@@ -52,6 +54,8 @@ pub struct Request {
     /// The body was longer than the limit and was not read.
     pub body_too_large: bool,
     pub body_limit: usize,
+    /// The path's parameters, as the route that matched names them.
+    params: crate::router::Params,
 }
 
 impl Request {
@@ -76,6 +80,7 @@ impl Request {
             body: body.to_vec(),
             body_too_large: false,
             body_limit: DEFAULT_BODY_LIMIT,
+            params: Vec::new(),
         }
     }
 
@@ -136,6 +141,7 @@ impl Request {
             body,
             body_too_large: too_large,
             body_limit: limit,
+            params: Vec::new(),
         }
     }
 
@@ -153,6 +159,36 @@ impl Request {
         form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
+    }
+
+    /// Sets the path's parameters (the router does, for the route it chose).
+    pub fn set_params(&mut self, params: crate::router::Params) {
+        self.params = params;
+    }
+
+    /// The path parameter `name` (empty if the route has none so named).
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The path parameter `name` as an id: 422 naming `name` unless it is one.
+    pub fn id(&self, name: &str) -> Result<Id, ApiError> {
+        Id::parse(name, self.param(name))
+    }
+
+    /// A query parameter as an id, if given: 422 naming it unless it is one.
+    pub fn query_id(&self, name: &str) -> Result<Option<Id>, ApiError> {
+        self.query_param(name)
+            .map(|v| Id::parse(name, &v))
+            .transpose()
+    }
+
+    /// Whether the body is absent (empty or only white space).
+    pub fn body_is_empty(&self) -> bool {
+        !self.body_too_large && self.body.iter().all(u8::is_ascii_whitespace)
     }
 
     /// Path segments without empty ones: `/api/catalog/42` -> `["api", "catalog", "42"]`.

@@ -36,12 +36,14 @@ impl Response {
         self
     }
 
+    /// Sets (or replaces) a header.
     pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
         let name = name.to_ascii_lowercase();
         self.headers.retain(|(k, _)| *k != name);
         self.headers.push((name, value.into()));
     }
 
+    /// A header's value (names are case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers

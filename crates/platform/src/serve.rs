@@ -1,37 +1,39 @@
-//! The entry point every component's handler runs through: read the
-//! request (with a body limit), build its context, run the handler, turn
-//! errors into problem+json, add correlation headers, log, respond.
+//! The entry point every request runs through: read the request (with a
+//! body limit), install its clock, build its context, let the component
+//! answer, turn errors into problem+json, add correlation headers, log,
+//! respond, and then wake the bridge if outbox rows were committed.
 
-use std::future::Future;
-
+use serde::Deserialize;
+use serde_json::json;
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
+use crate::clock;
+use crate::component::Component;
 use crate::context::Context;
+use crate::events::EventSet;
 use crate::problem::ApiError;
+use crate::redis_store::bin;
 use crate::request::Request;
 use crate::response::Response;
 
-/// Runs `handler` for one request and writes its response.
-pub async fn serve<F, Fut>(
-    component: &'static str,
+/// Serves one request for `component` and writes its response.
+pub async fn serve<E: EventSet + 'static>(
+    component: &'static Component<E>,
     incoming: IncomingRequest,
     out: ResponseOutparam,
-    body_limit: usize,
-    handler: F,
-) where
-    F: FnOnce(Request, Context) -> Fut,
-    Fut: Future<Output = Result<Response, ApiError>>,
-{
-    let req = Request::read(incoming, body_limit).await;
-    let ctx = Context::from_request(component, &req);
+) {
+    let req = Request::read(incoming, component.body_limit).await;
+    let ctx = Context::for_component(component.name, component.database, &req);
+    install_clock(&ctx);
     let (method, path) = (req.method, req.path.clone());
-    let response = respond(
-        handler(req, ctx.clone()).await,
-        &ctx,
-        method.as_str(),
-        &path,
-    );
+    let result = component.handle(req, &ctx).await;
+    let response = respond(result, &ctx, method.as_str(), &path);
     response.send(out).await;
+    // After the answer has gone: the bridge also polls, so a wake-up that
+    // fails is only later, never lost.
+    if crate::outbox::take_committed() {
+        crate::outbox::wake(ctx.redis_if_up(), component.name);
+    }
 }
 
 /// Renders a handler's result, logging it; separate so tests can use it.
@@ -70,54 +72,57 @@ pub fn error_response(e: &ApiError, ctx: &Context) -> Response {
     r
 }
 
-/// Declares a component's `wasi:http/incoming-handler` export, routing
-/// every request through [`serve`]:
-/// `platform::http_component!("inventory", platform::request::DEFAULT_BODY_LIMIT, crate::route);`
-/// where `route` is `fn(&Request, &Context) -> Result<Response, ApiError>`.
-///
-/// The export exists only in wasm builds (native builds are for unit
-/// tests, and native linkers reject the WIT export names); the SDK's glue
-/// is generated `unsafe` code, so only this module opts out of the
-/// workspace's `deny(unsafe_code)`.
-#[macro_export]
-macro_rules! http_component {
-    ($name:expr, $body_limit:expr, $route:path) => {
-        #[cfg(target_arch = "wasm32")]
-        #[allow(unsafe_code)]
-        mod __spinshop_export {
-            #[::spin_sdk::http_component]
-            async fn handle(
-                req: ::spin_sdk::http::IncomingRequest,
-                out: ::spin_sdk::http::ResponseOutparam,
-            ) {
-                $crate::serve::serve($name, req, out, $body_limit, |req, ctx| async move {
-                    $route(&req, &ctx)
-                })
-                .await;
-            }
-        }
-    };
+/// Whether this stack lets time be moved (the `clock_override` variable).
+pub fn clock_can_move() -> bool {
+    spin_sdk::variables::get(clock::OVERRIDE_VARIABLE)
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-/// Like [`http_component!`] for handlers that await (outbound HTTP, local
-/// service chaining): `route` is
-/// `async fn(Request, Context) -> Result<Response, ApiError>`.
-#[macro_export]
-macro_rules! http_component_async {
-    ($name:expr, $body_limit:expr, $route:path) => {
-        #[cfg(target_arch = "wasm32")]
-        #[allow(unsafe_code)]
-        mod __spinshop_export {
-            #[::spin_sdk::http_component]
-            async fn handle(
-                req: ::spin_sdk::http::IncomingRequest,
-                out: ::spin_sdk::http::ResponseOutparam,
-            ) {
-                $crate::serve::serve($name, req, out, $body_limit, |req, ctx| async move {
-                    $route(req, ctx).await
-                })
-                .await;
-            }
-        }
-    };
+/// Installs the request's clock: the system time, moved by the stack's
+/// offset where time may be moved.
+fn install_clock(ctx: &Context) {
+    if !clock_can_move() {
+        clock::install(None);
+        return;
+    }
+    let offset = ctx
+        .redis_if_up()
+        .and_then(|r| r.get(clock::OFFSET_KEY).ok().flatten())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    clock::install(Some(offset));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    advance_ms: u64,
+}
+
+/// `POST /internal/<component>/clock` with `{"advance_ms": N}`: moves the
+/// stack's time forward for every component (offered only where time may
+/// be moved).
+pub fn advance_clock(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let Advance { advance_ms } = req.json()?;
+    let advance = i64::try_from(advance_ms)
+        .ok()
+        .filter(|ms| *ms <= 366 * 24 * 3_600_000)
+        .ok_or_else(|| ApiError::invalid("advance_ms", "must be at most a year"))?;
+    let reply = ctx.redis()?.execute(
+        "INCRBY",
+        vec![
+            bin(clock::OFFSET_KEY),
+            spin_sdk::redis::RedisParameter::Int64(advance),
+        ],
+    )?;
+    let offset = reply
+        .first()
+        .and_then(crate::redis_store::reply_int)
+        .ok_or_else(|| ApiError::internal("INCRBY gave no integer"))?;
+    clock::install(Some(offset));
+    Ok(Response::json(
+        200,
+        &json!({ "offset_ms": offset, "now": clock::now_rfc3339() }),
+    ))
 }

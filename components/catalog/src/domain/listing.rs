@@ -1,6 +1,7 @@
 //! How lists are asked for: filters, the sorts on offer, and cursors
 //! that encode the sort key and id of the last item so pages are stable.
 
+use platform::domain::Money;
 use platform::validate;
 use platform::ApiError;
 use serde::{Deserialize, Serialize};
@@ -85,10 +86,9 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// The opaque cursor string: base64 of `[sort, key, id]`.
-    pub fn encode(&self) -> String {
-        let raw = serde_json::json!([self.sort.as_str(), self.key, self.id]).to_string();
-        platform::pagination::encode(&raw)
+    /// What the opaque cursor encodes: `[sort, key, id]` as JSON.
+    pub fn key(&self) -> String {
+        serde_json::json!([self.sort.as_str(), self.key, self.id]).to_string()
     }
 
     /// Reads what [`platform::pagination::PageRequest`] decoded, for a list
@@ -154,7 +154,7 @@ impl Filters {
                         .trim()
                         .parse()
                         .map_err(|_| ApiError::invalid(name, "must be a number"))?;
-                    validate::cents(name, n, MAX_PRICE_CENTS).map(Some)
+                    Money::parse_decimal(name, n, MAX_PRICE_CENTS).map(|m| Some(m.cents()))
                 }
             }
         };
@@ -238,7 +238,7 @@ mod tests {
             key: SortKey::Text("pen | \"red\"".into()),
             id: "0189-a".into(),
         };
-        let encoded = c.encode();
+        let encoded = platform::pagination::encode(&c.key());
         let decode = |s: &str, sort| {
             let raw = base64_decode(s);
             Cursor::decode(&raw, sort)
@@ -252,7 +252,7 @@ mod tests {
             id: "p".into(),
         };
         assert_eq!(
-            decode(&price.encode(), Sort::PriceDesc).expect("price"),
+            decode(&platform::pagination::encode(&price.key()), Sort::PriceDesc).expect("price"),
             price
         );
         for (raw, sort) in [

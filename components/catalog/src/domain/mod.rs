@@ -1,6 +1,7 @@
 //! Catalog rules, free of storage: what a product body may hold, money in
 //! integer cents, the sorts a list offers and the cursors that page them.
 
+use platform::domain::Money;
 use platform::validate;
 use platform::ApiError;
 use serde::Deserialize;
@@ -146,7 +147,7 @@ fn fields(
     Ok(ProductFields {
         name: validate::required_text("name", name, MAX_NAME)?,
         description: description_text(description)?,
-        price_cents: validate::cents("price", price, MAX_PRICE_CENTS)?,
+        price_cents: Money::parse_decimal("price", price, MAX_PRICE_CENTS)?.cents(),
         category: validate::required_text("category", category, MAX_LABEL)?,
         brand: validate::required_text("brand", brand, MAX_LABEL)?,
         tags: normalise_tags(tags)?,
@@ -241,19 +242,6 @@ fn image_url(field: &str, url: &str) -> Result<String, ApiError> {
         ));
     }
     Ok(url.to_string())
-}
-
-/// A product id from a path: what the catalog issues (UUIDs), bounded and
-/// printable; anything else is 422.
-pub fn product_id(id: &str) -> Result<String, ApiError> {
-    validate::length("id", id, 1, 64)?;
-    if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(ApiError::invalid(
-            "id",
-            "may contain only letters, digits and '-'",
-        ));
-    }
-    Ok(id.to_ascii_lowercase())
 }
 
 pub use platform::conditional::{etag, etag_matches};
@@ -375,9 +363,6 @@ mod tests {
         let mut json = pen();
         json["price"] = serde_json::json!(0.1 + 0.2);
         assert_eq!(body(json).validate().expect("ok").0.price_cents, 30);
-        assert_eq!(
-            platform::validate::cents_to_json(1999),
-            serde_json::json!(19.99)
-        );
+        assert_eq!(Money::from_cents(1999).to_json(), serde_json::json!(19.99));
     }
 }

@@ -129,21 +129,6 @@ impl Status {
     }
 }
 
-/// A user id as the platform issues them (UUIDs), bounded and printable.
-pub fn user_id(field: &str, id: &str) -> Result<String, ApiError> {
-    validate::length(field, id, 1, 64)?;
-    if !id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ApiError::invalid(
-            field,
-            "may contain only letters, digits, '-' and '_'",
-        ));
-    }
-    Ok(id.to_string())
-}
-
 /// What happens to a new notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -258,13 +243,6 @@ pub fn retry_delay_ms(attempts: i64) -> i64 {
         .min(RETRY_MAX_MS)
 }
 
-/// Integer cents as text with two decimals: 1999 -> "19.99".
-pub fn money(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
-}
-
 /// Free text a client wrote (a subject, a body): `1..=max` characters,
 /// line breaks and tabs allowed, other control characters not.
 pub fn message_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
@@ -309,10 +287,6 @@ mod tests {
             0
         );
         assert!(Priority::parse("priority", Some("urgent")).is_err());
-        assert!(user_id("user_id", "u-1_A").is_ok());
-        assert!(user_id("user_id", "").is_err());
-        assert!(user_id("user_id", "a b").is_err());
-        assert!(user_id("user_id", &"x".repeat(65)).is_err());
     }
 
     #[test]
@@ -371,14 +345,6 @@ mod tests {
         );
         assert_eq!(retry_delay_ms(1), 30_000);
         assert_eq!(retry_delay_ms(100), RETRY_MAX_MS);
-    }
-
-    #[test]
-    fn money_has_two_decimals() {
-        assert_eq!(money(1999), "19.99");
-        assert_eq!(money(5), "0.05");
-        assert_eq!(money(120_000), "1200.00");
-        assert_eq!(money(-250), "-2.50");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod saga;
 
 use std::collections::HashSet;
 
+use platform::domain::{Id, Money, Quantity};
 use platform::validate;
 use platform::ApiError;
 use serde::de::{Deserializer, IgnoredAny};
@@ -13,8 +14,6 @@ use serde::Deserialize;
 
 /// Most lines in one order.
 pub const MAX_LINES: usize = 50;
-/// Most units of one product in one order.
-pub const MAX_QUANTITY: i64 = 1_000;
 /// Longest shipping address, as a string or as serialised JSON.
 pub const MAX_SHIPPING_ADDRESS: usize = 2_000;
 /// The only currency orders are taken in.
@@ -129,8 +128,8 @@ pub struct NewLine {
 /// A validated line, before it is priced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestedLine {
-    pub product_id: String,
-    pub quantity: u32,
+    pub product_id: Id,
+    pub quantity: Quantity,
 }
 
 /// A validated order request.
@@ -177,13 +176,8 @@ impl NewOrder {
                 }
             }
             let id_field = format!("items[{i}].product_id");
-            let product_id = product_id(&id_field, &line.product_id)?;
-            let quantity = validate::range(
-                &format!("items[{i}].quantity"),
-                line.quantity,
-                1,
-                MAX_QUANTITY,
-            )?;
+            let product_id = Id::parse(&id_field, &line.product_id)?;
+            let quantity = Quantity::parse(&format!("items[{i}].quantity"), line.quantity)?;
             if !seen.insert(product_id.clone()) {
                 return Err(ApiError::invalid(
                     id_field,
@@ -192,7 +186,7 @@ impl NewOrder {
             }
             lines.push(RequestedLine {
                 product_id,
-                quantity: u32::try_from(quantity).unwrap_or(0),
+                quantity,
             });
         }
         Ok(OrderRequest {
@@ -200,24 +194,6 @@ impl NewOrder {
             shipping_address: shipping_address(self.shipping_address)?,
         })
     }
-}
-
-/// A catalog product id (a UUID): letters, digits and '-', up to 64
-/// characters, compared in lower case as the catalog does.
-pub fn product_id(field: &str, id: &str) -> Result<String, ApiError> {
-    validate::length(field, id, 1, 64)?;
-    if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(ApiError::invalid(
-            field,
-            "may contain only letters, digits and '-'",
-        ));
-    }
-    Ok(id.to_ascii_lowercase())
-}
-
-/// An order id in a path: the same shape as a product id.
-pub fn order_id(id: &str) -> Result<String, ApiError> {
-    product_id("id", id)
 }
 
 fn shipping_address(value: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
@@ -241,15 +217,6 @@ fn shipping_address(value: Option<serde_json::Value>) -> Result<serde_json::Valu
     }
 }
 
-/// A catalog price (a two-decimal JSON number) in integer cents; `None`
-/// for anything that is not a sensible price.
-pub fn price_cents(price: f64) -> Option<i64> {
-    if !price.is_finite() || !(0.0..=1e13).contains(&price) {
-        return None;
-    }
-    Some((price * 100.0).round() as i64)
-}
-
 /// A line with the price the catalog gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PricedLine {
@@ -259,10 +226,10 @@ pub struct PricedLine {
 }
 
 /// The order's total, or `None` if it would overflow.
-pub fn total_cents(lines: &[PricedLine]) -> Option<i64> {
-    lines.iter().try_fold(0i64, |sum, l| {
-        l.unit_price_cents
-            .checked_mul(i64::from(l.quantity))
+pub fn total(lines: &[PricedLine]) -> Option<Money> {
+    lines.iter().try_fold(Money::ZERO, |sum, l| {
+        Money::from_cents(l.unit_price_cents)
+            .times(l.quantity)
             .and_then(|line| sum.checked_add(line))
     })
 }
@@ -292,12 +259,12 @@ mod tests {
             order.lines,
             vec![
                 RequestedLine {
-                    product_id: "b-2".into(),
-                    quantity: 3
+                    product_id: Id::parse("id", "b-2").expect("id"),
+                    quantity: Quantity::parse("q", 3).expect("3")
                 },
                 RequestedLine {
-                    product_id: "a-1".into(),
-                    quantity: 1
+                    product_id: Id::parse("id", "a-1").expect("id"),
+                    quantity: Quantity::parse("q", 1).expect("1")
                 }
             ]
         );
@@ -388,10 +355,6 @@ mod tests {
 
     #[test]
     fn money_is_integer_cents() {
-        assert_eq!(price_cents(19.99), Some(1999));
-        assert_eq!(price_cents(0.1 + 0.2), Some(30));
-        assert_eq!(price_cents(-1.0), None);
-        assert_eq!(price_cents(f64::NAN), None);
         let lines = [
             PricedLine {
                 product_id: "a".into(),
@@ -404,13 +367,13 @@ mod tests {
                 unit_price_cents: 1,
             },
         ];
-        assert_eq!(total_cents(&lines), Some(5998));
+        assert_eq!(total(&lines), Some(Money::from_cents(5998)));
         let huge = [PricedLine {
             product_id: "a".into(),
             quantity: 2,
             unit_price_cents: i64::MAX,
         }];
-        assert_eq!(total_cents(&huge), None);
+        assert_eq!(total(&huge), None);
     }
 
     #[test]
