@@ -94,12 +94,12 @@ impl SqlitePool {
                 flags,
             )?,
         };
+        // As Spin opens them: SQLite's own defaults (rollback journal,
+        // `synchronous=FULL`) plus a busy timeout. The journal mode and sync
+        // level a component wants are its own to set (`platform::db` puts
+        // every database in WAL), so a component sees the same database on
+        // this host and on Spin, and figures measured here hold there.
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        if matches!(self.backend, SqliteBackend::File(_)) {
-            // WAL lets readers proceed while one request writes.
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-        }
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
