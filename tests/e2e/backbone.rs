@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use platform::auth::Role;
+use serde_json::json;
 use spinshop_tests::kafka::read_topic;
 use spinshop_tests::{metric_sum, wait_for, EventStack};
 
@@ -98,7 +99,11 @@ async fn a_platform_outage_dead_letters_nothing_and_every_acknowledged_order_con
         .collect();
 
     // Two waves acknowledged, their sagas in flight, then the platform
-    // dies for ten seconds; two more waves once it is back.
+    // dies for ten seconds; two more waves once it is back. A slow
+    // provider keeps charges (deliveries to payments) open when the host
+    // dies, so the outage always meets deliveries under way, however fast
+    // the rest of the saga is.
+    es.stack.set_psp(&admin, &json!({"latency_ms": 1000})).await;
     let mut placed = Vec::new();
     for wave in 0..4 {
         placed.extend(place_at_once(&es.stack, &users, &product, 25).await);
@@ -106,6 +111,7 @@ async fn a_platform_outage_dead_letters_nothing_and_every_acknowledged_order_con
             es.stack.crash_host();
             tokio::time::sleep(Duration::from_secs(10)).await;
             es.stack.restart_host();
+            es.stack.set_psp(&admin, &json!({"latency_ms": 0})).await;
         }
     }
 
