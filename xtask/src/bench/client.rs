@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 pub const ADMIN_EMAIL: &str = "admin@spinshop.local";
 const PASSWORD: &str = "a bench password 1";
 /// Largest page the listings serve.
-const PAGE: u32 = 200;
+const PAGE: u32 = 100;
 
 /// The application at one address.
 #[derive(Debug, Clone)]
