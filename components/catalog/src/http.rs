@@ -17,9 +17,6 @@ use crate::store::{self, CategoryCount, Product};
 
 /// The rate-limit group of every read.
 pub const READ_GROUP: &str = "catalog_read";
-/// Page sizes of lists.
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
 
 /// The catalog's routes: reads are limited per client, admins' writes
 /// are not.
@@ -81,7 +78,7 @@ fn featured(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 }
 
 fn list_of(req: &Request, ctx: &Context, featured_only: bool) -> Result<Response, ApiError> {
-    let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let page = PageRequest::standard(req)?;
     let sort = match req.query_param("sort") {
         None => Sort::DEFAULT,
         Some(s) => Sort::parse(&s)?,

@@ -14,10 +14,6 @@ use crate::domain::{PreferencesUpdate, ADMINS};
 use crate::send::SendRequest;
 use crate::store;
 
-/// Page sizes of the history.
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
-
 /// Notifications' routes (all in the component's rate-limit group).
 pub const ROUTES: &[Route] = &[
     Route::get("/api/notifications/history", Handler::Sync(history)),
@@ -37,7 +33,7 @@ pub const ROUTES: &[Route] = &[
 fn history(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
     let user_id = whose(principal, req.query_param("user_id"))?;
-    let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let page = PageRequest::standard(req)?;
     if let Some(after) = &page.after {
         // Cursors are notification ids.
         Id::parse("cursor", after)

@@ -17,8 +17,6 @@ use crate::domain::{self, NewOrder, OrderStatus, SagaStep, CURRENCY};
 use crate::orchestrator::{self, Cause};
 use crate::store::{self, Order};
 
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
 /// `reservation_ttl_secs` when unset or unreadable.
 const DEFAULT_RESERVATION_TTL_SECS: u32 = 900;
 
@@ -169,7 +167,7 @@ fn status(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 
 fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
-    let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let page = PageRequest::standard(req)?;
     let status = match req.query_param("status") {
         None => None,
         Some(s) => Some(OrderStatus::parse(&s).ok_or_else(|| {

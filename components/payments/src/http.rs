@@ -17,9 +17,6 @@ use crate::provider::{ChargeOutcome, Provider};
 use crate::service;
 use crate::store::{self, Payment};
 
-const DEFAULT_LIMIT: u32 = 20;
-const MAX_LIMIT: u32 = 100;
-
 /// Payments' routes; health is for monitors: not rate limited, no
 /// credentials.
 pub const ROUTES: &[Route] = &[
@@ -72,7 +69,7 @@ fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 
 fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
-    let page = PageRequest::from_request(req, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let page = PageRequest::standard(req)?;
     let order_id = req.query_id("order_id")?;
     // Customers see their own; an admin sees everyone's, or one user's.
     let user_id = if principal.is_admin() {

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::problem::ApiError;
 use crate::request::Request;
 
+/// The page size of a listing that asks for none.
+pub const DEFAULT_PAGE: u32 = 20;
+/// The largest page a listing serves unless it says otherwise.
+pub const MAX_PAGE: u32 = 100;
+
 /// A page request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
@@ -32,6 +37,12 @@ impl PageRequest {
                 })?),
             };
         Ok(Self { limit, after })
+    }
+
+    /// Reads `limit` and `cursor` with the platform's page sizes
+    /// ([`DEFAULT_PAGE`], at most [`MAX_PAGE`]).
+    pub fn standard(req: &Request) -> Result<Self, ApiError> {
+        Self::from_request(req, DEFAULT_PAGE, MAX_PAGE)
     }
 }
 
