@@ -6,16 +6,14 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::Config;
-use crate::log;
+use crate::{kafka, log};
 
 /// Creates whatever topics are missing; existing ones are left alone.
 pub async fn ensure_topics(config: &Config) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
+    let admin: AdminClient<DefaultClientContext> = kafka::client(config, &[], None)
         .create()
         .context("creating the Kafka admin client")?;
     let names = config.all_topics();

@@ -10,6 +10,8 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use serde::Deserialize;
 
+use crate::kafka::Connection;
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,12 +52,16 @@ pub struct Config {
     pub subscriptions: Vec<Subscription>,
     #[serde(default, rename = "tick")]
     pub ticks: Vec<Tick>,
-    /// Extra librdkafka properties (e.g. `security.protocol`, `linger.ms`),
-    /// applied after the bridge's own.
+    /// Extra librdkafka properties (e.g. `linger.ms`), applied after the
+    /// bridge's own and before the connection from the environment.
     #[serde(default)]
     pub producer: BTreeMap<String, String>,
     #[serde(default)]
     pub consumer: BTreeMap<String, String>,
+    /// Protocol and credentials, from the environment only (see
+    /// [`crate::kafka`]): the file may be a ConfigMap others can read.
+    #[serde(skip)]
+    pub connection: Connection,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,12 +9,14 @@
 //!
 //! `kafka-bridge --config bridge.toml [--brokers H:P] [--platform-url URL]
 //! [--listen ADDR] [--topic-prefix P] [--instance NAME] [--redis-url URL]`,
-//! with the internal token in `BRIDGE_INTERNAL_TOKEN`; `kafka-bridge
-//! replay ...` re-publishes dead letters (see `replay`).
+//! with the internal token in `BRIDGE_INTERNAL_TOKEN` and Kafka's protocol
+//! and credentials in `BRIDGE_KAFKA_*` (see `kafka`); `kafka-bridge replay
+//! ...` re-publishes dead letters (see `replay`).
 
 mod admin;
 mod backoff;
 mod config;
+mod kafka;
 mod log;
 mod metrics;
 mod platform;
@@ -30,7 +32,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, Producer as _};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -63,7 +64,16 @@ OPTIONS (each overrides the file):
     running it twice re-publishes nothing twice.
 
 ENVIRONMENT:
-    BRIDGE_INTERNAL_TOKEN   the components' internal_token (required, except for replay)
+    BRIDGE_INTERNAL_TOKEN           the components' internal_token (required, except for replay)
+    BRIDGE_KAFKA_SECURITY_PROTOCOL  librdkafka's security.protocol, e.g. SASL_PLAINTEXT or SASL_SSL
+    BRIDGE_KAFKA_SASL_MECHANISM     librdkafka's sasl.mechanism, e.g. SCRAM-SHA-512
+    BRIDGE_KAFKA_SASL_USERNAME      Kafka user name (with the password; needs a SASL_* protocol)
+    BRIDGE_KAFKA_SASL_PASSWORD      its password (never logged)
+
+    The BRIDGE_KAFKA_* values apply to every Kafka client the bridge makes (producer,
+    consumers, the admin client that creates topics, replay) and override the same
+    properties in the file's [producer] and [consumer] tables. Credentials belong
+    here, not in the file.
 ";
 
 /// How long shutdown waits for in-flight work.
@@ -152,24 +162,26 @@ fn load(args: &Args) -> Result<Config> {
         config.redis_url = Some(r.clone());
     }
     config.check().context("after command-line overrides")?;
+    config.connection = kafka::Connection::from_env()?;
     Ok(config)
 }
 
 fn producer(config: &Config) -> Result<FutureProducer> {
-    let mut client = ClientConfig::new();
-    client
-        .set("bootstrap.servers", &config.brokers)
-        .set("client.id", "kafka-bridge")
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        // A drain queues its whole batch at once, so batching needs no
-        // wait; each millisecond here is a millisecond on every hop.
-        .set("linger.ms", "1")
-        .set("message.timeout.ms", "30000");
-    for (k, v) in &config.producer {
-        client.set(k, v);
-    }
-    client.create().context("creating the Kafka producer")
+    kafka::client(
+        config,
+        &[
+            ("client.id", "kafka-bridge"),
+            ("enable.idempotence", "true"),
+            ("acks", "all"),
+            // A drain queues its whole batch at once, so batching needs no
+            // wait; each millisecond here is a millisecond on every hop.
+            ("linger.ms", "1"),
+            ("message.timeout.ms", "30000"),
+        ],
+        Some(&config.producer),
+    )
+    .create()
+    .context("creating the Kafka producer")
 }
 
 async fn run(config: Config, token: String) -> Result<()> {
@@ -191,6 +203,7 @@ async fn run(config: Config, token: String) -> Result<()> {
         &[
             ("listen", &config.listen.to_string()),
             ("brokers", &config.brokers),
+            ("kafka_connection", &config.connection.describe()),
             ("platform", &config.platform_url),
         ],
     );

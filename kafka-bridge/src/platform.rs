@@ -175,15 +175,20 @@ impl Platform {
         Ok(r.status().as_u16())
     }
 
-    /// Whether the platform says it is ready (`GET /health` answers 2xx
-    /// within two seconds).
+    /// Whether the platform says it is ready (`GET /ready`, its
+    /// dependencies checked, answers 2xx within two seconds).
     pub async fn ready(&self) -> bool {
-        matches!(self.reachable().await, Ok(status) if (200..300).contains(&status))
+        matches!(self.probe("ready").await, Ok(status) if (200..300).contains(&status))
     }
 
-    /// Whether the platform answers at all (`GET /health`, any status).
+    /// Whether the platform answers at all (`GET /health`, liveness, any
+    /// status).
     pub async fn reachable(&self) -> Result<u16> {
-        let url = format!("{}/health", self.base);
+        self.probe("health").await
+    }
+
+    async fn probe(&self, path: &str) -> Result<u16> {
+        let url = format!("{}/{path}", self.base);
         let r = self
             .client
             .get(&url)

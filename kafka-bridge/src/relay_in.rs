@@ -22,7 +22,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use futures::StreamExt as _;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -35,9 +34,9 @@ use tokio::task::JoinSet;
 
 use crate::backoff::Backoff;
 use crate::config::{dlq_topic, Config, DeliveryPolicy, Subscription};
-use crate::log;
 use crate::metrics::Metrics;
 use crate::platform::{Attempt, Platform};
+use crate::{kafka, log};
 
 /// Messages a partition worker may have queued.
 const WORKER_QUEUE: usize = 256;
@@ -151,34 +150,36 @@ struct Shared {
 /// The consumer for one component: a member of its group, under this
 /// replica's static name.
 fn consumer(config: &Config, component: &str, metrics: Arc<Metrics>) -> Result<GroupConsumer> {
-    let mut client = ClientConfig::new();
-    client
-        .set("bootstrap.servers", &config.brokers)
-        .set("group.id", config.group_of(component))
-        .set("group.instance.id", config.instance_name())
-        .set("client.id", format!("kafka-bridge.{component}"))
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        // Kafka's lowest default bound: a vanished replica's partitions
-        // move to the others after this long.
-        .set("session.timeout.ms", "6000")
-        .set("heartbeat.interval.ms", "1500")
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        // The broker answers a fetch as soon as there is data; this is only
-        // how long an empty fetch waits, so it costs no latency.
-        .set("fetch.wait.max.ms", "100")
-        .set("topic.metadata.refresh.interval.ms", "10000");
-    for (k, v) in &config.consumer {
-        client.set(k, v);
-    }
-    client
-        .create_with_context(GroupContext {
-            component: component.to_string(),
-            revoked: Mutex::new(HashSet::new()),
-            metrics,
-        })
-        .with_context(|| format!("creating the Kafka consumer for {component}"))
+    let group = config.group_of(component);
+    let instance = config.instance_name();
+    let client_id = format!("kafka-bridge.{component}");
+    kafka::client(
+        config,
+        &[
+            ("group.id", &group),
+            ("group.instance.id", &instance),
+            ("client.id", &client_id),
+            ("partition.assignment.strategy", "cooperative-sticky"),
+            // Kafka's lowest default bound: a vanished replica's partitions
+            // move to the others after this long.
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "1500"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+            // The broker answers a fetch as soon as there is data; this is
+            // only how long an empty fetch waits, so it costs no latency.
+            ("fetch.wait.max.ms", "100"),
+            ("topic.metadata.refresh.interval.ms", "10000"),
+        ],
+        Some(&config.consumer),
+    )
+    .create_with_context(GroupContext {
+        component: component.to_string(),
+        revoked: Mutex::new(HashSet::new()),
+        metrics,
+    })
+    .with_context(|| format!("creating the Kafka consumer for {component}"))
 }
 
 /// Consumes `subscriptions` for `component` until `stop`, then finishes the

@@ -14,13 +14,13 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::{dlq_topic, Config};
+use crate::kafka;
 
 /// What to replay.
 #[derive(Debug, Clone)]
@@ -88,23 +88,26 @@ pub fn run(config: &Config, request: &Request) -> Result<Report> {
                 .map_or(String::new(), |t| format!(" named {t}"))
         );
     }
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
-        .set(
-            "group.id",
-            format!("{}.replay", config.group_of(&request.component)),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .context("creating the replay consumer")?;
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .create()
-        .context("creating the replay producer")?;
+    let group = format!("{}.replay", config.group_of(&request.component));
+    let consumer: BaseConsumer = kafka::client(
+        config,
+        &[
+            ("group.id", &group),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("auto.offset.reset", "earliest"),
+        ],
+        Some(&config.consumer),
+    )
+    .create()
+    .context("creating the replay consumer")?;
+    let producer: BaseProducer = kafka::client(
+        config,
+        &[("enable.idempotence", "true"), ("acks", "all")],
+        Some(&config.producer),
+    )
+    .create()
+    .context("creating the replay producer")?;
 
     let timeout = Duration::from_secs(10);
     // Where each partition ends now: the run stops there.

@@ -262,11 +262,35 @@ async fn saga_commands_reserve_commit_and_release_with_events() {
     assert_eq!(payload["failures"][0]["reason"], "insufficient_stock");
     assert_eq!(payload["failures"][0]["available"], 1);
 
+    let reserved: Value =
+        serde_json::from_str(reserved["payload"].as_str().expect("payload")).expect("json");
+    let reservation_id = reserved["reservation_id"].as_str().expect("reservation id");
+
+    // A commit must name the order's own reservation: none, or another
+    // order's, is refused (dead-lettered) and sells nothing.
+    for wrong in ["", "no-such-reservation"] {
+        let commit = envelope(
+            "inventory.commit",
+            "inventory.commands",
+            "order-2",
+            json!({"order_id": "order-2", "reservation_id": if wrong.is_empty() { "" } else { wrong }}),
+        );
+        assert_eq!(stack.deliver("inventory", &commit).await.status(), 422);
+    }
+    let stolen = envelope(
+        "inventory.commit",
+        "inventory.commands",
+        "order-2",
+        json!({"order_id": "order-2", "reservation_id": reservation_id}),
+    );
+    assert_eq!(stack.deliver("inventory", &stolen).await.status(), 422);
+    assert_eq!(stock(&stack, "lamp").await["sold"], 0);
+
     let commit = envelope(
         "inventory.commit",
         "inventory.commands",
         "order-1",
-        json!({"order_id": "order-1", "reservation_id": ""}),
+        json!({"order_id": "order-1", "reservation_id": reservation_id}),
     );
     assert_eq!(stack.deliver("inventory", &commit).await.status(), 200);
     let s = stock(&stack, "lamp").await;

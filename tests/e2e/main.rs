@@ -12,5 +12,7 @@ mod notifications;
 mod ops;
 mod orders;
 mod payments;
+mod readme;
 mod saga;
+mod security;
 mod users;

@@ -88,12 +88,18 @@ async fn deliver(stack: &Stack, event: &Value) -> String {
     body["status"].as_str().unwrap_or_default().to_string()
 }
 
-fn reserved(order_id: &str, reservation_id: &str) -> Value {
+/// `inventory.reserved` for an order of one unit of each of `products`
+/// (what `place` orders).
+fn reserved(order_id: &str, reservation_id: &str, products: &[&str]) -> Value {
+    let lines: Vec<Value> = products
+        .iter()
+        .map(|p| json!({"product_id": p, "quantity": 1}))
+        .collect();
     envelope(
         "inventory.reserved",
         "inventory.events",
         order_id,
-        json!({"order_id": order_id, "reservation_id": reservation_id, "lines": [],
+        json!({"order_id": order_id, "reservation_id": reservation_id, "lines": lines,
                "expires_at": "2026-11-22T00:15:00Z"}),
     )
 }
@@ -246,7 +252,7 @@ async fn the_happy_path_confirms_once_and_the_status_lists_every_step() {
     let order_id = id(&created);
     stack.drain("orders").await;
 
-    let answer = reserved(&order_id, "res-1");
+    let answer = reserved(&order_id, "res-1", &[&pen]);
     assert_eq!(deliver(&stack, &answer).await, "processed");
     let events = stack.drain("orders").await;
     assert_eq!(types(&events), ["payment.requested"]);
@@ -275,7 +281,7 @@ async fn the_happy_path_confirms_once_and_the_status_lists_every_step() {
     // no second transition and nothing sent.
     assert_eq!(deliver(&stack, &answer).await, "duplicate");
     assert_eq!(
-        deliver(&stack, &reserved(&order_id, "res-1")).await,
+        deliver(&stack, &reserved(&order_id, "res-1", &[&pen])).await,
         "processed"
     );
     assert!(stack.drain("orders").await.is_empty());
@@ -392,7 +398,7 @@ async fn failed_steps_cancel_the_order_and_release_what_was_held() {
 
     // The charge fails: the reservation goes back.
     let second = id(&place(&stack, &ann, &[&pen]).await);
-    deliver(&stack, &reserved(&second, "res-2")).await;
+    deliver(&stack, &reserved(&second, "res-2", &[&pen])).await;
     stack.drain("orders").await;
     deliver(&stack, &payment_failed(&second, "card_declined")).await;
     let cancelled = order(&stack, &ann, &second).await;
@@ -445,17 +451,17 @@ async fn a_user_cancels_a_pending_order_and_late_answers_are_undone() {
     );
     assert_eq!(cancel(&stack, &ann, &first).await.0, StatusCode::CONFLICT);
 
-    deliver(&stack, &reserved(&first, "res-late")).await;
+    deliver(&stack, &reserved(&first, "res-late", &[&pen])).await;
     let events = stack.drain("orders").await;
     assert_eq!(types(&events), ["inventory.release"]);
     assert_eq!(payload(&events[0])["reservation_id"], "res-late");
     assert_eq!(order(&stack, &ann, &first).await["status"], "CANCELLED");
-    deliver(&stack, &reserved(&first, "res-late")).await;
+    deliver(&stack, &reserved(&first, "res-late", &[&pen])).await;
     assert!(stack.drain("orders").await.is_empty(), "released once only");
 
     // Cancelled while charging: the charge that lands afterwards is refunded.
     let second = id(&place(&stack, &ann, &[&pen]).await);
-    deliver(&stack, &reserved(&second, "res-2")).await;
+    deliver(&stack, &reserved(&second, "res-2", &[&pen])).await;
     stack.drain("orders").await;
     let (status, _) = cancel(&stack, &ann, &second).await;
     assert_eq!(status, StatusCode::OK);
@@ -489,7 +495,7 @@ async fn a_step_that_waits_too_long_is_compensated_on_tick() {
     let ann = stack.token("ann", Role::Customer);
     let waiting = place(&stack, &ann, &[&pen]).await;
     let charging = id(&place(&stack, &ann, &[&pen]).await);
-    deliver(&stack, &reserved(&charging, "res-c")).await;
+    deliver(&stack, &reserved(&charging, "res-c", &[&pen])).await;
     stack.drain("orders").await;
 
     let tick = || async {
@@ -799,7 +805,7 @@ async fn bad_input_is_a_4xx_problem_and_places_nothing() {
     // The event route: answers about unknown orders are acknowledged;
     // malformed envelopes and payloads are 4xx (the bridge's DLQ), never 5xx.
     assert_eq!(
-        deliver(&stack, &reserved("no-such-order", "res-0")).await,
+        deliver(&stack, &reserved("no-such-order", "res-0", &["p"])).await,
         "processed"
     );
     let garbled = envelope(
@@ -814,9 +820,37 @@ async fn bad_input_is_a_4xx_problem_and_places_nothing() {
     assert!(r.status().is_client_error(), "{}", r.status());
     let r = client()
         .post(stack.url("/internal/orders/events"))
-        .json(&reserved("x", "y"))
+        .json(&reserved("x", "y", &["p"]))
         .send()
         .await
         .expect("post");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the bridge's route");
+}
+
+#[tokio::test]
+async fn a_reservation_of_other_lines_is_given_back_never_sold() {
+    let stack = Stack::start();
+    let pen = product(&stack, "Pen", 2.0).await;
+    let ann = stack.token("ann", Role::Customer);
+    let placed = id(&place(&stack, &ann, &[&pen]).await);
+    stack.drain("orders").await;
+
+    // Seven pens held for a one-pen order: the saga takes no part of it.
+    let seven = envelope(
+        "inventory.reserved",
+        "inventory.events",
+        &placed,
+        json!({"order_id": placed, "reservation_id": "res-7",
+               "lines": [{"product_id": pen, "quantity": 7}],
+               "expires_at": "2026-11-22T00:15:00Z"}),
+    );
+    assert_eq!(deliver(&stack, &seven).await, "processed");
+    let events = stack.drain("orders").await;
+    assert_eq!(types(&events), ["inventory.release", "order.cancelled"]);
+    assert_eq!(payload(&events[0])["reservation_id"], "res-7");
+    let cancelled = order(&stack, &ann, &placed).await;
+    assert_eq!(
+        (&cancelled["status"], &cancelled["reason"]),
+        (&json!("CANCELLED"), &json!("reservation_mismatch"))
+    );
 }

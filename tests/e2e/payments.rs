@@ -217,7 +217,12 @@ async fn a_requested_payment_is_charged_once_and_seen_only_by_its_owner() {
     assert_eq!(charges[0]["id"], charge_id.as_str());
     assert_eq!(charges[0]["amount_cents"], 2500);
     assert_eq!(psp_calls(&stack, &admin, "order-1").await.len(), 1);
-    let (status, charge) = get(&stack, &format!("/sandbox/psp/charges/{charge_id}"), None).await;
+    let (status, charge) = get(
+        &stack,
+        &format!("/sandbox/psp/charges/{charge_id}"),
+        Some(&stack.psp_api_key),
+    )
+    .await;
     assert_eq!((status, &charge["status"]), (200, &json!("captured")));
 
     // Lists page with a cursor, newest first.
@@ -255,8 +260,10 @@ async fn an_outage_opens_the_breaker_and_a_probe_closes_it() {
     );
     assert_eq!(h["breaker"]["threshold"], 3);
     assert_eq!(h["breaker"]["open_secs"], 2);
+    // The provider's address is for admins only.
+    assert_eq!(h["provider"], Value::Null);
     assert_eq!(
-        h["provider"],
+        stack.get_json("/api/payments/health", Some(&admin)).await["provider"],
         "http://sandbox-psp.spin.internal/sandbox/psp"
     );
 
@@ -434,7 +441,12 @@ async fn refunds_by_command_and_by_admin() {
     assert_eq!(p["status"], "refunded");
     assert_eq!(p["refund_reason"], "order_cancelled");
     let charge = p["provider_ref"].as_str().expect("charge");
-    let (_, c) = get(&stack, &format!("/sandbox/psp/charges/{charge}"), None).await;
+    let (_, c) = get(
+        &stack,
+        &format!("/sandbox/psp/charges/{charge}"),
+        Some(&stack.psp_api_key),
+    )
+    .await;
     assert_eq!(
         (&c["status"], &c["refunded_cents"]),
         (&json!("refunded"), &json!(4200))
@@ -596,14 +608,33 @@ async fn the_sandbox_provider_keeps_its_contract() {
     let stack = Stack::start();
     let admin = stack.token("admin-1", Role::Admin);
     let ann = stack.token("ann", Role::Customer);
+    let merchant = stack.psp_api_key.clone();
     let charge = |key: Option<&'static str>, body: Value| {
-        let mut req = client().post(stack.url("/sandbox/psp/charges")).json(&body);
+        let mut req = client()
+            .post(stack.url("/sandbox/psp/charges"))
+            .bearer_auth(&merchant)
+            .json(&body);
         if let Some(k) = key {
             req = req.header("idempotency-key", k);
         }
         req.send()
     };
     let body = json!({"amount_cents": 5000, "currency": "USD", "reference": "ref-1"});
+
+    // Money moves for the merchant's API key only: not for anyone, not for
+    // a customer's or even an admin's token.
+    for credential in [None, Some(ann.as_str()), Some(admin.as_str())] {
+        let mut req = client()
+            .post(stack.url("/sandbox/psp/charges"))
+            .header("idempotency-key", "c0")
+            .json(&body);
+        if let Some(t) = credential {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("post");
+        assert_eq!(r.status(), 401, "{credential:?}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
 
     let r = charge(None, body.clone()).await.expect("post");
     assert_eq!(r.status(), 400);
@@ -662,13 +693,30 @@ async fn the_sandbox_provider_keeps_its_contract() {
 
     // Refunds: keyed, once, and never more than was charged.
     let id = created["id"].as_str().expect("id");
+    let refund_url = stack.url(&format!("/sandbox/psp/charges/{id}/refunds"));
     let refund = |key: Option<&'static str>| {
-        let mut req = client().post(stack.url(&format!("/sandbox/psp/charges/{id}/refunds")));
+        let mut req = client().post(&refund_url).bearer_auth(&merchant);
         if let Some(k) = key {
             req = req.header("idempotency-key", k);
         }
         req.send()
     };
+    // A customer who has seen the charge id can neither refund it nor take
+    // the refund's idempotency key first.
+    let r = client()
+        .post(&refund_url)
+        .bearer_auth(&ann)
+        .header("idempotency-key", "r1")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        get(&stack, &format!("/sandbox/psp/charges/{id}"), None)
+            .await
+            .0,
+        401
+    );
     assert_eq!(refund(None).await.expect("post").status(), 400);
     let r = refund(Some("r1")).await.expect("post");
     assert_eq!(r.status(), 201);
@@ -689,11 +737,18 @@ async fn the_sandbox_provider_keeps_its_contract() {
         .expect("json");
     assert_eq!(again["id"], refunded["id"]);
     assert_eq!(refund(Some("r2")).await.expect("post").status(), 409);
-    let (_, c) = get(&stack, &format!("/sandbox/psp/charges/{id}"), None).await;
+    let (_, c) = get(
+        &stack,
+        &format!("/sandbox/psp/charges/{id}"),
+        Some(&merchant),
+    )
+    .await;
     assert_eq!(c["status"], "refunded");
 
     // Controls: admins only, validated, and obeyed.
-    let (status, control) = get(&stack, "/sandbox/psp/control", None).await;
+    assert_eq!(get(&stack, "/sandbox/psp/control", None).await.0, 401);
+    assert_eq!(get(&stack, "/sandbox/psp/control", Some(&ann)).await.0, 403);
+    let (status, control) = get(&stack, "/sandbox/psp/control", Some(&admin)).await;
     assert_eq!(status, 200);
     assert_eq!(
         control,
@@ -769,7 +824,12 @@ async fn the_sandbox_provider_keeps_its_contract() {
     // Inspection is for admins.
     let (status, _) = get(&stack, "/sandbox/psp/charges?reference=ref-1", Some(&ann)).await;
     assert_eq!(status, 403);
-    assert_eq!(get(&stack, "/sandbox/psp/charges/nope", None).await.0, 404);
+    assert_eq!(
+        get(&stack, "/sandbox/psp/charges/nope", Some(&merchant))
+            .await
+            .0,
+        404
+    );
 }
 
 #[tokio::test]
@@ -792,11 +852,16 @@ async fn bad_input_is_a_4xx_problem_everywhere() {
             Some(admin.as_str()),
             &[][..],
         ),
-        (Method::POST, "/sandbox/psp/charges", None, &keyed[..]),
+        (
+            Method::POST,
+            "/sandbox/psp/charges",
+            Some(stack.psp_api_key.as_str()),
+            &keyed[..],
+        ),
         (
             Method::POST,
             "/sandbox/psp/charges/no-such-charge/refunds",
-            None,
+            Some(stack.psp_api_key.as_str()),
             &keyed[..],
         ),
         (

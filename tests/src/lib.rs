@@ -14,12 +14,20 @@ use spinshop_testkit::{build_all, host_binary, repo_root, Host, HostSpec, Redis,
 pub use spinshop_testkit::{client, metric_sum, Bridge, Kafka};
 
 pub mod kafka;
+pub mod walkthrough;
 
 /// A running application.
 pub struct Stack {
     pub host: Host,
     pub redis: Redis,
+    /// The cache's own Redis (bounded, allkeys-lru), as `cargo xtask up`
+    /// runs it.
+    pub cache_redis: Redis,
     pub internal_token: String,
+    /// Registers the first admin (`X-Admin-Bootstrap-Token`).
+    pub admin_bootstrap_token: String,
+    /// The sandbox payment provider's API key (payments' `psp_api_key`).
+    pub psp_api_key: String,
     issuer: TokenIssuer,
     /// The host's `SPIN_VARIABLE_*` settings and runtime config, to start
     /// it again.
@@ -163,13 +171,26 @@ impl Stack {
     pub fn start_with(variables: &[(&str, &str)]) -> Self {
         build_all();
         let redis = Redis::start();
+        let cache_redis = Redis::launch(spinshop_testkit::RedisOptions::cache("16mb"))
+            .expect("the cache's Redis");
         let key = Ed25519KeyPair::generate();
         let private_pem = key.to_pem();
         let public_pem = key.public_key().to_pem();
         let issuer = TokenIssuer::new(&private_pem, "e2e-1").expect("issuer");
         let internal_token = uuid::Uuid::new_v4().simple().to_string();
+        let admin_bootstrap_token = uuid::Uuid::new_v4().simple().to_string();
+        let psp_api_key = uuid::Uuid::new_v4().simple().to_string();
         let mut env = vec![
+            (
+                "SPIN_VARIABLE_ADMIN_BOOTSTRAP_TOKEN".to_string(),
+                admin_bootstrap_token.clone(),
+            ),
+            ("SPIN_VARIABLE_PSP_API_KEY".to_string(), psp_api_key.clone()),
             ("SPIN_VARIABLE_REDIS_HOST".to_string(), redis.host_port()),
+            (
+                "SPIN_VARIABLE_CACHE_REDIS_HOST".to_string(),
+                cache_redis.host_port(),
+            ),
             (
                 "SPIN_VARIABLE_INTERNAL_TOKEN".to_string(),
                 internal_token.clone(),
@@ -192,14 +213,42 @@ impl Stack {
             .expect("runtime-config.toml")
             .replace(".spinshop/data/", "{dir}/data/");
         let host = Host::start(host_spec(&runtime_config, &env));
-        Self {
+        let stack = Self {
             host,
             redis,
+            cache_redis,
             internal_token,
+            admin_bootstrap_token,
+            psp_api_key,
             issuer,
             env,
             runtime_config,
-        }
+        };
+        stack.load_revocations();
+        stack
+    }
+
+    /// Has `users` load Redis's copy of the revoked sessions, as the
+    /// bridge's tick does within seconds of a start: until then every
+    /// authenticated request answers 503.
+    pub fn load_revocations(&self) {
+        // On a thread of its own: callers may be inside an async runtime,
+        // where a blocking client must not run.
+        let (url, token) = (
+            self.url("/internal/users/tick"),
+            self.internal_token.clone(),
+        );
+        let (status, body) = std::thread::spawn(move || {
+            let r = reqwest::blocking::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .expect("users tick");
+            (r.status().as_u16(), r.text().unwrap_or_default())
+        })
+        .join()
+        .expect("users tick thread");
+        assert_eq!(status, 200, "users tick: {body}");
     }
 
     /// SIGKILL to the host: a crash, requests in flight and all.

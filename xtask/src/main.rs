@@ -74,6 +74,7 @@ ENVIRONMENT (up):
     SPINSHOP_LISTEN           the application's address [default: 127.0.0.1:3000]
     SPINSHOP_METRICS_LISTEN   the host's metrics address [default: 127.0.0.1:9090]
     SPINSHOP_REDIS_PORT       Redis port; a Redis already answering there is reused [default: 6379]
+    SPINSHOP_CACHE_REDIS_PORT the cache's Redis port (64 MB, LRU); reused likewise [default: 6380]
     SPINSHOP_KAFKA_PORT       the broker's port; it must be free [default: 9092]
     SPINSHOP_BRIDGE_LISTEN    kafka-bridge's /health and /metrics [default: 127.0.0.1:9095]
     SPINSHOP_HOST_LOG_TO_TERMINAL  set: the host's request log goes to the terminal, not .spinshop/logs/host.log
@@ -227,7 +228,10 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::Setup => setup::ensure(setup::ALL_BUT_LOAD_GENERATOR),
         Command::Build => {
-            setup::ensure(&[setup::Prerequisite::WasmTarget])?;
+            setup::ensure(&[
+                setup::Prerequisite::WasmTarget,
+                setup::Prerequisite::OpenSslHeaders,
+            ])?;
             compile::everything(&repo)
         }
         Command::Up => up::run(&repo),

@@ -1,5 +1,6 @@
 //! Local secrets for `cargo xtask up`: an Ed25519 key pair that signs and
-//! verifies access tokens, and the bridge's internal token. Generated on
+//! verifies access tokens, the bridge's internal token, the sandbox
+//! payment provider's API key and the admin bootstrap token. Generated on
 //! first run under `.spinshop/secrets/` (ignored by git), reused after.
 //! A `SPIN_VARIABLE_*` already set in the environment wins.
 
@@ -17,6 +18,11 @@ const KEY_ID: &str = "local-1";
 
 /// The variable that carries the bridge's internal token to the host.
 const INTERNAL_TOKEN_VARIABLE: &str = "SPIN_VARIABLE_INTERNAL_TOKEN";
+/// The variable that carries the admin bootstrap token to the host.
+const ADMIN_BOOTSTRAP_VARIABLE: &str = "SPIN_VARIABLE_ADMIN_BOOTSTRAP_TOKEN";
+/// Where the admin bootstrap token is kept, under `.spinshop/secrets/`
+/// (the README's walk-through reads it from there).
+pub const ADMIN_BOOTSTRAP_FILE: &str = "admin-bootstrap-token";
 
 /// `(environment variable, value)` pairs for the host.
 pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
@@ -28,12 +34,16 @@ pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
         generate_key_pair(&private, &public)?;
         eprintln!("generated a local signing key in {}", dir.display());
     }
-    let token_file = dir.join("internal-token");
-    if !token_file.is_file() {
-        fs::write(&token_file, random_hex(16)?)?;
-    }
     let read =
         |p: &Path| fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()));
+    // 16 random bytes as hex: the 32 bytes the app requires of a secret.
+    let random = |name: &str| -> Result<String> {
+        let file = dir.join(name);
+        if !file.is_file() {
+            fs::write(&file, random_hex(16)?)?;
+        }
+        Ok(read(&file)?.trim().to_string())
+    };
     let public_pem = read(&public)?;
     let values = [
         ("SPIN_VARIABLE_JWT_SIGNING_KEY", read(&private)?),
@@ -42,10 +52,9 @@ pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
             "SPIN_VARIABLE_JWT_PUBLIC_KEYS",
             format!("{KEY_ID}={public_pem}"),
         ),
-        (
-            INTERNAL_TOKEN_VARIABLE,
-            read(&token_file)?.trim().to_string(),
-        ),
+        (INTERNAL_TOKEN_VARIABLE, random("internal-token")?),
+        ("SPIN_VARIABLE_PSP_API_KEY", random("psp-api-key")?),
+        (ADMIN_BOOTSTRAP_VARIABLE, random(ADMIN_BOOTSTRAP_FILE)?),
     ];
     Ok(values
         .into_iter()
@@ -58,12 +67,21 @@ pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
 /// (what [`local`] returned), else from the environment, where a
 /// `SPIN_VARIABLE_INTERNAL_TOKEN` set by the user wins over the local one.
 pub fn internal_token(variables: &[(String, String)]) -> Result<String> {
+    host_variable(variables, INTERNAL_TOKEN_VARIABLE)
+}
+
+/// The admin bootstrap token the host gets (as [`internal_token`]).
+pub fn admin_bootstrap_token(variables: &[(String, String)]) -> Result<String> {
+    host_variable(variables, ADMIN_BOOTSTRAP_VARIABLE)
+}
+
+fn host_variable(variables: &[(String, String)], variable: &str) -> Result<String> {
     variables
         .iter()
-        .find(|(name, _)| name == INTERNAL_TOKEN_VARIABLE)
+        .find(|(name, _)| name == variable)
         .map(|(_, value)| value.clone())
-        .or_else(|| std::env::var(INTERNAL_TOKEN_VARIABLE).ok())
-        .with_context(|| format!("no internal token: {INTERNAL_TOKEN_VARIABLE} is not set"))
+        .or_else(|| std::env::var(variable).ok())
+        .with_context(|| format!("{variable} is not set"))
 }
 
 fn generate_key_pair(private: &Path, public: &Path) -> Result<()> {

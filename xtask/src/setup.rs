@@ -26,6 +26,13 @@ pub enum Prerequisite {
     LoadGenerator,
     /// `openssl` on PATH (Debian package), to make local signing keys.
     OpenSsl,
+    /// OpenSSL's headers and `pkg-config` (Debian packages libssl-dev and
+    /// pkg-config): kafka-bridge builds librdkafka with OpenSSL, without
+    /// which it cannot authenticate with SCRAM.
+    OpenSslHeaders,
+    /// `curl` and `jq` on PATH (Debian packages): the README's
+    /// walk-through uses them, and the test suite runs it.
+    WalkThroughTools,
     /// A Java runtime and Maven (Debian packages), to fetch and run Kafka.
     Java,
     /// Apache Kafka's jars from Maven Central, cached per machine (needs
@@ -43,6 +50,8 @@ pub const ALL_BUT_LOAD_GENERATOR: &[Prerequisite] = &[
     Prerequisite::LintTools,
     Prerequisite::RedisServer,
     Prerequisite::OpenSsl,
+    Prerequisite::OpenSslHeaders,
+    Prerequisite::WalkThroughTools,
     Prerequisite::Java,
     Prerequisite::Broker,
     Prerequisite::DockerRegistry,
@@ -55,6 +64,8 @@ pub const APPLICATION: &[Prerequisite] = &[
     Prerequisite::WasmTarget,
     Prerequisite::RedisServer,
     Prerequisite::OpenSsl,
+    Prerequisite::OpenSslHeaders,
+    Prerequisite::WalkThroughTools,
     Prerequisite::Java,
     Prerequisite::Broker,
 ];
@@ -72,6 +83,11 @@ pub fn ensure(needs: &[Prerequisite]) -> Result<()> {
             }
             Prerequisite::LoadGenerator => ("wrk", debian_tool("wrk", "wrk")?),
             Prerequisite::OpenSsl => ("openssl", debian_tool("openssl", "openssl")?),
+            Prerequisite::OpenSslHeaders => ("libssl-dev and pkg-config", openssl_headers()?),
+            Prerequisite::WalkThroughTools => (
+                "curl and jq",
+                debian_tool("curl", "curl")? | debian_tool("jq", "jq")?,
+            ),
             Prerequisite::Java => ("Java and Maven", java_and_maven()?),
             Prerequisite::Broker => (
                 "Apache Kafka",
@@ -168,6 +184,40 @@ fn debian_tool(binary: &str, package: &str) -> Result<bool> {
         bail!("installed {package}, but {binary} is still not on PATH");
     }
     Ok(true)
+}
+
+/// pkg-config, then libssl-dev unless pkg-config already finds OpenSSL
+/// (openssl-sys asks it where the headers and libraries are).
+fn openssl_headers() -> Result<bool> {
+    let mut added = debian_tool("pkg-config", "pkg-config")?;
+    let found = || {
+        Command::new("pkg-config")
+            .args(["--exists", "openssl"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !found() {
+        if find_on_path("apt-get").is_none() {
+            bail!("OpenSSL's headers are missing; install them (libssl-dev) with your system's package manager");
+        }
+        if !is_root() {
+            bail!(
+                "OpenSSL's headers are missing and installing them needs root; run:\n\n    {}\n",
+                apt_command_line("libssl-dev", "sudo ")
+            );
+        }
+        apt_update_once()?;
+        process::run(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "libssl-dev"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+        if !found() {
+            bail!("installed libssl-dev, but pkg-config still does not find openssl");
+        }
+        added = true;
+    }
+    Ok(added)
 }
 
 /// A Java runtime for the broker (Kafka 4 needs 17 or newer) and Maven to

@@ -14,12 +14,18 @@ use spinshop_testkit::{
 
 use crate::repo::{self, Repo};
 
+/// The cache Redis's memory bound.
+pub const CACHE_MAX_MEMORY: &str = "64mb";
+
 /// How to run the application.
 #[derive(Debug, Clone)]
 pub struct AppSpec {
     /// Redis: its port, and whether one already answering there is used.
     pub redis_port: Option<u16>,
     pub reuse_redis: bool,
+    /// The cache's Redis (bounded, allkeys-lru): its port; one already
+    /// answering there is used when `reuse_redis`.
+    pub cache_redis_port: Option<u16>,
     /// Kafka's client port.
     pub kafka_port: Option<u16>,
     /// The application's and the host metrics' addresses.
@@ -59,6 +65,7 @@ pub struct App {
     pub host: Host,
     pub kafka: Kafka,
     pub redis: Redis,
+    pub cache_redis: Redis,
     pub spec: AppSpec,
 }
 
@@ -79,7 +86,14 @@ impl App {
             dir: Some(spec.data_dir.join("redis")),
             durable: true,
             reuse: spec.reuse_redis,
+            memory: None,
             output: spinshop_testkit::process::Output::File(spec.log("redis")),
+        })?;
+        let cache_redis = Redis::launch(RedisOptions {
+            port: spec.cache_redis_port,
+            reuse: spec.reuse_redis,
+            output: spinshop_testkit::process::Output::File(spec.log("cache-redis")),
+            ..RedisOptions::cache(CACHE_MAX_MEMORY)
         })?;
         let kafka = Kafka::launch(KafkaOptions {
             port: spec.kafka_port,
@@ -90,7 +104,8 @@ impl App {
         })?;
         let mut host_spec = HostSpec::new(repo.host_binary(), "")
             .manifest_file(repo.root().join("spin.toml"))
-            .env("SPIN_VARIABLE_REDIS_HOST", &redis.host_port());
+            .env("SPIN_VARIABLE_REDIS_HOST", &redis.host_port())
+            .env("SPIN_VARIABLE_CACHE_REDIS_HOST", &cache_redis.host_port());
         host_spec.runtime_config_path = Some(spec.runtime_config.clone());
         host_spec.listen = Some(spec.listen);
         host_spec.metrics_listen = Some(spec.metrics_listen);
@@ -118,6 +133,7 @@ impl App {
             host,
             kafka,
             redis,
+            cache_redis,
             spec,
         })
     }
@@ -129,6 +145,7 @@ impl App {
         services.extend(self.host.service());
         services.extend(self.kafka.service());
         services.extend(self.redis.service());
+        services.extend(self.cache_redis.service());
         services
     }
 
@@ -140,5 +157,6 @@ impl App {
         }
         self.kafka.stop();
         self.redis.stop();
+        self.cache_redis.stop();
     }
 }

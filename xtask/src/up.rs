@@ -30,6 +30,7 @@ pub fn run(repo: &Repo) -> Result<()> {
     let spec = AppSpec {
         redis_port: Some(env_or("SPINSHOP_REDIS_PORT", 6379u16)?),
         reuse_redis: true,
+        cache_redis_port: Some(env_or("SPINSHOP_CACHE_REDIS_PORT", 6380u16)?),
         kafka_port: Some(env_or("SPINSHOP_KAFKA_PORT", 9092u16)?),
         listen,
         metrics_listen,
@@ -82,6 +83,11 @@ pub fn run(repo: &Repo) -> Result<()> {
         rel(&spec.log("kafka-bridge"))
     );
     println!("  Redis    {redis_where}");
+    println!(
+        "  cache    {}  (Redis for cached reads only: {}, least recently used keys evicted)",
+        app.cache_redis.host_port(),
+        crate::stack::CACHE_MAX_MEMORY
+    );
     println!("  SQLite   {}", rel(&spec.data_dir.join("sqlite")));
     println!(
         "  logs     {}  (host.log: one JSON line per request; kafka-bridge.log, kafka.log, redis.log)",

@@ -50,10 +50,25 @@ fn product_json(p: &Product) -> serde_json::Value {
     })
 }
 
+/// Whether the caller asked for the current answer only
+/// (`Cache-Control: no-cache`, as orders does to price an order): no
+/// cached copy, fresh or stale, is served then.
+fn wants_current(req: &Request) -> bool {
+    req.header("cache-control").is_some_and(|v| {
+        v.split(',')
+            .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+    })
+}
+
 fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = req.id("id")?;
+    let cache = if wants_current(req) {
+        None
+    } else {
+        ctx.cache_redis_if_up()
+    };
     let cached = cache::get_or_load(
-        ctx.redis_if_up(),
+        cache,
         &read_cache::product_key(id.as_str()),
         PRODUCT_TTL_SECS,
         || service::product(ctx.db()?, &id),
@@ -100,7 +115,7 @@ fn list_of(req: &Request, ctx: &Context, featured_only: bool) -> Result<Response
         page.after
     ])
     .to_string();
-    let (redis, key) = read_cache::list_key(ctx.redis_if_up(), &what);
+    let (redis, key) = read_cache::list_key(ctx.redis_if_up(), ctx.cache_redis_if_up(), &what);
     let cached: Cached<Page<Product>> = cache::get_or_load(redis, &key, LIST_TTL_SECS, || {
         let rows = store::list(ctx.db()?, &filters, sort, after.as_ref(), page.fetch())?;
         Ok(page.page(rows, |last| {
@@ -118,7 +133,8 @@ fn list_of(req: &Request, ctx: &Context, featured_only: bool) -> Result<Response
 }
 
 fn categories(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
-    let (redis, key) = read_cache::list_key(ctx.redis_if_up(), "categories");
+    let (redis, key) =
+        read_cache::list_key(ctx.redis_if_up(), ctx.cache_redis_if_up(), "categories");
     let cached: Cached<Vec<CategoryCount>> =
         cache::get_or_load(redis, &key, LIST_TTL_SECS, || store::categories(ctx.db()?))?;
     let mut response = Response::json(200, &json!({ "items": cached.value }));
@@ -142,7 +158,7 @@ fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         Ok((response, true))
     })?;
     if created {
-        read_cache::after_write(ctx.redis_if_up(), None, false);
+        read_cache::after_write(ctx.redis_if_up(), ctx.cache_redis_if_up(), None, false);
     }
     Ok(response)
 }
@@ -155,7 +171,12 @@ fn replace(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         ApiError::PreconditionRequired("send If-Match with the product's ETag".into())
     })?;
     let product = service::replace(ctx.db()?, ctx, &id, &fields, if_match)?;
-    read_cache::after_write(ctx.redis_if_up(), Some(id.as_str()), false);
+    read_cache::after_write(
+        ctx.redis_if_up(),
+        ctx.cache_redis_if_up(),
+        Some(id.as_str()),
+        false,
+    );
     Ok(Response::json(200, &product_json(&product))
         .with_header("etag", domain::etag(product.version)))
 }
@@ -164,6 +185,11 @@ fn delete(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     ctx.admin()?;
     let id = req.id("id")?;
     service::delete(ctx.db()?, ctx, &id, req.header("if-match"))?;
-    read_cache::after_write(ctx.redis_if_up(), Some(id.as_str()), true);
+    read_cache::after_write(
+        ctx.redis_if_up(),
+        ctx.cache_redis_if_up(),
+        Some(id.as_str()),
+        true,
+    );
     Ok(Response::empty(204))
 }

@@ -1,7 +1,11 @@
 //! The catalog's Redis read-through cache: one key per product, and list
 //! keys (lists, featured, categories) under a generation number that every
 //! write bumps, so one `INCR` retires every list a write may have changed.
-//! Redis being down only means reads go to SQLite.
+//! Entries live in the cache's own Redis (bounded, least recently used
+//! keys evicted: any anonymous query makes an entry); the generation lives
+//! in the state Redis, which never evicts, so an eviction can never bring
+//! back an older generation's lists. Either Redis being down only means
+//! reads go to SQLite.
 
 use platform::cache;
 use platform::redis_store::{bin, log_warning, reply_int, Redis};
@@ -19,36 +23,46 @@ pub fn product_key(id: &str) -> String {
     format!("catalog:product:{id}")
 }
 
-/// Where the list described by `what` is cached now: the Redis to use and
-/// the key, or `None` for the Redis when the generation cannot be read
-/// (the list then comes from SQLite, uncached).
-pub fn list_key<'r>(redis: Option<&'r Redis>, what: &str) -> (Option<&'r Redis>, String) {
-    let generation = redis.and_then(|r| match r.get(GENERATION_KEY) {
+/// Where the list described by `what` is cached now: the cache's Redis
+/// and the key, or `None` for the Redis when the generation cannot be read
+/// from `state` (the list then comes from SQLite, uncached).
+pub fn list_key<'r>(
+    state: Option<&Redis>,
+    cache: Option<&'r Redis>,
+    what: &str,
+) -> (Option<&'r Redis>, String) {
+    let generation = state.and_then(|r| match r.get(GENERATION_KEY) {
         Ok(None) => Some(0),
         Ok(Some(bytes)) => std::str::from_utf8(&bytes).ok()?.trim().parse::<i64>().ok(),
         Err(_) => None,
     });
-    match generation {
-        Some(g) => (redis, format!("catalog:lists:{g}:{what}")),
-        None => (None, String::new()),
+    match (generation, cache) {
+        (Some(g), Some(cache)) => (Some(cache), format!("catalog:lists:{g}:{what}")),
+        _ => (None, String::new()),
     }
 }
 
 /// After a committed write: drops the product's cached copy (`purge` also
-/// drops the stale fallback, for a deleted product) and retires every
-/// cached list. Failures are logged; TTLs bound what they leave behind.
-pub fn after_write(redis: Option<&Redis>, product_id: Option<&str>, purge: bool) {
+/// drops the stale fallback, for a deleted product) from `cache` and
+/// retires every cached list (the generation, in `state`). Failures are
+/// logged; TTLs bound what they leave behind.
+pub fn after_write(
+    state: Option<&Redis>,
+    cache: Option<&Redis>,
+    product_id: Option<&str>,
+    purge: bool,
+) {
     let result = (|| -> Result<(), ApiError> {
-        let redis = redis.ok_or_else(|| ApiError::Unavailable("redis unavailable".into()))?;
-        if let Some(id) = product_id {
+        if let (Some(id), Some(cache)) = (product_id, cache) {
             let keys = [product_key(id)];
             if purge {
-                cache::purge(redis, &keys)?;
+                cache::purge(cache, &keys)?;
             } else {
-                cache::invalidate(Some(redis), &keys)?;
+                cache::invalidate(Some(cache), &keys)?;
             }
         }
-        let reply = redis.execute("INCR", vec![bin(GENERATION_KEY)])?;
+        let state = state.ok_or_else(|| ApiError::Unavailable("redis unavailable".into()))?;
+        let reply = state.execute("INCR", vec![bin(GENERATION_KEY)])?;
         reply
             .first()
             .and_then(reply_int)

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 
 /// Most lines in one reservation.
 pub const MAX_LINES: usize = 50;
-/// Reservation lifetime bounds, seconds.
+/// Reservation lifetime bounds, seconds. A saga's reservation lives as
+/// long as orders asks, within these; a customer's hold is bounded by the
+/// much shorter [`HoldPolicy::max_ttl_secs`].
 pub const MIN_TTL: u32 = 10;
 pub const MAX_TTL: u32 = 86_400;
-pub const DEFAULT_TTL: u32 = 900;
 /// Largest stock level an admin may set.
 pub const MAX_STOCK: i64 = 10_000_000;
 /// Low stock is announced at or under this many units unless the
@@ -53,15 +54,15 @@ impl Status {
     }
 }
 
-/// The body of `POST /api/inventory/reservations`.
+/// The body of `POST /api/inventory/reservations`: a customer's hold on
+/// stock. It names no order: only the saga's `inventory.reserve` command
+/// ties a reservation to an order.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
     pub lines: Vec<LineRequest>,
     #[serde(default)]
     pub ttl_seconds: Option<u32>,
-    #[serde(default)]
-    pub order_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,7 +81,8 @@ pub struct Reservation {
 }
 
 impl ReservationRequest {
-    pub fn validate(self) -> Result<(Reservation, Option<Id>), ApiError> {
+    /// A hold within `policy`'s lifetime (its longest when none is asked).
+    pub fn validate(self, policy: &HoldPolicy) -> Result<Reservation, ApiError> {
         let lines = validate_lines(
             "",
             self.lines
@@ -90,16 +92,97 @@ impl ReservationRequest {
         )?;
         let ttl_seconds = validate::range(
             "ttl_seconds",
-            self.ttl_seconds.unwrap_or(DEFAULT_TTL),
+            self.ttl_seconds.unwrap_or(policy.max_ttl_secs),
             MIN_TTL,
-            MAX_TTL,
+            policy.max_ttl_secs,
         )?;
-        let order_id = self
-            .order_id
-            .map(|id| Id::parse("order_id", &id))
-            .transpose()?;
-        Ok((Reservation { lines, ttl_seconds }, order_id))
+        Ok(Reservation { lines, ttl_seconds })
     }
+}
+
+/// How much stock one customer may hold outside an order, so that nobody
+/// can sit on a product's whole stock: a short lifetime, and caps on the
+/// units and on the reservations open at once. Admins are not bound by
+/// the caps (they hold stock for the shop, not for themselves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldPolicy {
+    /// Longest lifetime of a hold, seconds (`hold_max_ttl_secs`).
+    pub max_ttl_secs: u32,
+    /// Units one customer may hold at once (`hold_max_units_per_user`).
+    pub max_units: u32,
+    /// Holds one customer may have open at once (`hold_max_open_per_user`).
+    pub max_open: u32,
+}
+
+impl Default for HoldPolicy {
+    /// 15 minutes, 20 units, 5 holds: a generous basket, not a warehouse.
+    fn default() -> Self {
+        Self {
+            max_ttl_secs: 900,
+            max_units: 20,
+            max_open: 5,
+        }
+    }
+}
+
+impl HoldPolicy {
+    /// The policy from variables read by `read`, each falling back to its
+    /// default when unset or not a number in range.
+    pub fn from(read: impl Fn(&str) -> Option<String>) -> Self {
+        let d = Self::default();
+        let num = |name: &str, default: u32, min: u32, max: u32| {
+            read(name)
+                .and_then(|v| v.trim().parse::<u32>().ok())
+                .filter(|v| (min..=max).contains(v))
+                .unwrap_or(default)
+        };
+        Self {
+            max_ttl_secs: num("hold_max_ttl_secs", d.max_ttl_secs, MIN_TTL, MAX_TTL),
+            max_units: num(
+                "hold_max_units_per_user",
+                d.max_units,
+                1,
+                platform::domain::MAX_QUANTITY,
+            ),
+            max_open: num("hold_max_open_per_user", d.max_open, 1, 1_000),
+        }
+    }
+
+    /// Whether a customer who already holds `held` may add a hold of
+    /// `lines`: a 409 naming the limit it would pass, if not.
+    pub fn admit(&self, held: Holdings, lines: &[Line]) -> Result<(), ApiError> {
+        if held.open >= self.max_open {
+            return Err(ApiError::LimitReached {
+                limit: "hold_max_open_per_user",
+                max: u64::from(self.max_open),
+                detail: format!(
+                    "you already hold {} reservations, the most one customer may have open; \
+                     release one or let it expire",
+                    held.open
+                ),
+            });
+        }
+        let asked: u64 = lines.iter().map(|l| u64::from(l.quantity)).sum();
+        if held.units + asked > u64::from(self.max_units) {
+            return Err(ApiError::LimitReached {
+                limit: "hold_max_units_per_user",
+                max: u64::from(self.max_units),
+                detail: format!(
+                    "holding {asked} more units would make {}; one customer may hold at most {}",
+                    held.units + asked,
+                    self.max_units
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What one customer holds right now: open holds and their units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Holdings {
+    pub open: u32,
+    pub units: u64,
 }
 
 /// Validates and merges `(product_id, quantity)` pairs; errors name the
@@ -309,6 +392,61 @@ mod tests {
         }
         .apply(0)
         .is_err());
+    }
+
+    #[test]
+    fn holds_are_short_and_capped_per_customer() {
+        let policy = HoldPolicy::default();
+        let request = |ttl: Option<u32>| ReservationRequest {
+            lines: vec![LineRequest {
+                product_id: "a".into(),
+                quantity: 2,
+            }],
+            ttl_seconds: ttl,
+        };
+        assert_eq!(
+            request(None)
+                .validate(&policy)
+                .expect("default")
+                .ttl_seconds,
+            policy.max_ttl_secs
+        );
+        let e = request(Some(86_400)).validate(&policy).expect_err("a day");
+        assert_eq!(e.problem("r")["field"], "ttl_seconds");
+        let lines = validate_lines(vec![line("a", 5)]).expect("valid");
+        let held = |open, units| Holdings { open, units };
+        assert!(policy.admit(held(0, 0), &lines).is_ok());
+        assert!(policy.admit(held(4, 15), &lines).is_ok());
+        let p = policy
+            .admit(held(4, 16), &lines)
+            .expect_err("units")
+            .problem("r");
+        assert_eq!(
+            (p["status"].clone(), p["limit"].clone(), p["max"].clone()),
+            (
+                serde_json::json!(409),
+                serde_json::json!("hold_max_units_per_user"),
+                serde_json::json!(20)
+            )
+        );
+        let p = policy
+            .admit(held(5, 0), &lines)
+            .expect_err("open")
+            .problem("r");
+        assert_eq!(p["limit"], "hold_max_open_per_user");
+        let set = |name: &str| match name {
+            "hold_max_ttl_secs" => Some("120".to_string()),
+            "hold_max_units_per_user" => Some("many".to_string()),
+            "hold_max_open_per_user" => Some("0".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            HoldPolicy::from(set),
+            HoldPolicy {
+                max_ttl_secs: 120,
+                ..HoldPolicy::default()
+            }
+        );
     }
 
     #[test]

@@ -51,7 +51,8 @@ pub fn apply(db: &Db, ctx: &Context, delivered: Delivered<'_, Inbound>) -> Resul
         }
         Inbound::CommitReservation(cmd) => {
             let order_id = Id::parse("payload.order_id", &cmd.order_id)?;
-            service::commit_order(db, ctx, cause, &order_id)
+            let reservation_id = Id::parse("payload.reservation_id", &cmd.reservation_id)?;
+            service::commit_order(db, ctx, cause, &order_id, &reservation_id)
         }
         Inbound::ReleaseReservation(cmd) => {
             let order_id = Id::parse("payload.order_id", &cmd.order_id)?;

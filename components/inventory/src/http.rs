@@ -1,11 +1,12 @@
 //! The public HTTP API: stock levels and reservations.
 
 use platform::auth::Principal;
+use platform::clock::now_ms;
 use platform::pagination::PageRequest;
 use platform::{ApiError, Context, Handler, Request, Response, Route};
 use serde_json::json;
 
-use crate::domain::{self, ReservationRequest, Status, StockUpdate};
+use crate::domain::{self, HoldPolicy, ReservationRequest, Status, StockUpdate};
 use crate::service::{self, Ask};
 use crate::store::{self, ReservationRecord, Stock};
 
@@ -70,23 +71,31 @@ fn update(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     Ok(Response::json(200, &stock_json(&stock)).with_header("etag", domain::etag(stock.version)))
 }
 
+/// The customer-hold policy from the component's variables.
+fn hold_policy() -> HoldPolicy {
+    HoldPolicy::from(|name| spin_sdk::variables::get(name).ok())
+}
+
+/// `POST /api/inventory/reservations`: a hold on stock for the caller,
+/// within the hold policy (admins are not capped).
 fn reserve(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
-    let (reservation, order_id) = req.json::<ReservationRequest>()?.validate()?;
+    let policy = hold_policy();
+    let reservation = req.json::<ReservationRequest>()?.validate(&policy)?;
     let db = ctx.db()?;
     let ask = Ask {
-        order_id: order_id.as_ref(),
+        order_id: None,
         owner_id: Some(&principal.user_id),
         lines: &reservation.lines,
         ttl_seconds: reservation.ttl_seconds,
     };
+    // One transaction: the caps are checked against what the caller holds
+    // under the same write lock that takes the stock, so racing holds of
+    // one customer cannot both slip under a cap.
     let outcome = db.transaction(|db| {
-        if let Some(order) = &order_id {
-            if store::reservation_for_order(db, order.as_str())?.is_some() {
-                return Err(ApiError::Conflict(format!(
-                    "order {order} already has a reservation"
-                )));
-            }
+        if !principal.is_admin() {
+            let held = store::holdings(db, &principal.user_id, now_ms())?;
+            policy.admit(held, &reservation.lines)?;
         }
         service::reserve(db, ctx, None, &ask)
     })?;
@@ -95,7 +104,6 @@ fn reserve(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
             201,
             &json!({
                 "reservation_id": id,
-                "order_id": order_id,
                 "status": Status::Active,
                 "expires_at_ms": expires_at_ms,
                 "lines": reservation.lines,
@@ -144,6 +152,13 @@ fn cancel_reservation(req: &Request, ctx: &Context) -> Result<Response, ApiError
     let id = req.id("reservation_id")?;
     ctx.db()?.transaction(|db| {
         let r = visible(ctx, principal, id.as_str())?;
+        if let Some(order_id) = &r.order_id {
+            // The saga owns an order's stock: cancelling the order is what
+            // gives it back.
+            return Err(ApiError::Conflict(format!(
+                "reservation {id} holds stock for order {order_id}; cancel the order instead"
+            )));
+        }
         if r.status != Status::Active {
             return Err(ApiError::Conflict(format!(
                 "reservation {id} is already {}",

@@ -131,31 +131,43 @@ fn publish_outcome(
     .map(|_| ())
 }
 
-/// Sells an order's active reservation; nothing to do for one already
-/// committed (a repeat) or released (too late).
+/// Sells the reservation the saga names for its order; nothing to do for
+/// one already committed (a repeat) or released (too late). Only the
+/// reservation made for this order by its `inventory.reserve` command can
+/// be sold for it: a reservation of another order, or a customer's hold,
+/// is refused (422, dead-lettered) and changes nothing.
 pub fn commit_order(
     db: &Db,
     ctx: &Context,
     cause: &Envelope,
     order_id: &Id,
+    reservation_id: &Id,
 ) -> Result<(), ApiError> {
-    db.transaction(
-        |db| match store::reservation_for_order(db, order_id.as_str())? {
-            Some(r) if r.status == Status::Active => {
-                store::close(db, &r, Close::Commit, None)?;
-                if let Some(order_id) = &r.order_id {
-                    let committed = ReservationCommitted {
-                        order_id: order_id.clone(),
-                        reservation_id: r.id.clone(),
-                        reason: None,
-                    };
-                    outbox::publish(db, ctx, &committed, Some(cause))?;
-                }
-                Ok(())
-            }
-            _ => Ok(()),
-        },
-    )
+    db.transaction(|db| {
+        let Some(r) = store::reservation(db, reservation_id.as_str())? else {
+            return Err(ApiError::invalid(
+                "payload.reservation_id",
+                format!("no reservation {reservation_id}"),
+            ));
+        };
+        if r.order_id.as_deref() != Some(order_id.as_str()) {
+            return Err(ApiError::invalid(
+                "payload.reservation_id",
+                format!("reservation {reservation_id} was not made for order {order_id}"),
+            ));
+        }
+        if r.status != Status::Active {
+            return Ok(());
+        }
+        store::close(db, &r, Close::Commit, None)?;
+        let committed = ReservationCommitted {
+            order_id: order_id.to_string(),
+            reservation_id: r.id.clone(),
+            reason: None,
+        };
+        outbox::publish(db, ctx, &committed, Some(cause))?;
+        Ok(())
+    })
 }
 
 /// Releases an order's active reservation, if it still has one.

@@ -9,7 +9,7 @@ use platform::{inbox, outbox, ApiError};
 use serde::Serialize;
 use spin_sdk::sqlite3::{QueryResult, Value};
 
-use crate::domain::{self, Status};
+use crate::domain::{self, Holdings, Status};
 
 const SCHEMA: Migration = &[
     "CREATE TABLE stock (
@@ -37,8 +37,12 @@ const SCHEMA: Migration = &[
         PRIMARY KEY (reservation_id, product_id))",
 ];
 
+/// Customers' open holds are counted per owner on every new hold.
+const HOLDS_BY_OWNER: Migration =
+    &["CREATE INDEX reservations_owner_active ON reservations (owner_id) WHERE status = 'active'"];
+
 /// The schema, in order.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, inbox::MIGRATION];
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, inbox::MIGRATION, HOLDS_BY_OWNER];
 
 /// One product's stock.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -259,6 +263,24 @@ pub fn reservation_for_order(
     order_id: &str,
 ) -> Result<Option<ReservationRecord>, ApiError> {
     reservation_where(db, "order_id = ?", order_id)
+}
+
+/// What `owner_id` holds outside orders right now: active holds not yet
+/// past their expiry (the tick releases those), and their units.
+pub fn holdings(db: &Db, owner_id: &str, now_ms: i64) -> Result<Holdings, ApiError> {
+    let r = db.execute(
+        "SELECT COUNT(DISTINCT r.id), COALESCE(SUM(l.quantity), 0)
+         FROM reservations r JOIN reservation_lines l ON l.reservation_id = r.id
+         WHERE r.owner_id = ? AND r.status = 'active' AND r.order_id IS NULL AND r.expires_at_ms > ?",
+        &[text(owner_id), int(now_ms)],
+    )?;
+    match r.rows.first().map(|row| row.values.as_slice()) {
+        Some([Value::Integer(open), Value::Integer(units)]) => Ok(Holdings {
+            open: u32::try_from(*open).unwrap_or(u32::MAX),
+            units: u64::try_from(*units).unwrap_or(0),
+        }),
+        _ => Err(ApiError::internal("malformed holdings row")),
+    }
 }
 
 /// How an active reservation ends.

@@ -1,4 +1,10 @@
-//! `GET /health`: checks the component's SQLite database and Redis.
+//! Probes. `GET /health` is liveness: 200 whenever the application
+//! answers at all, so an orchestrator never restarts a pod because a
+//! dependency is down (that would only kill sagas in flight). `GET /ready`
+//! is readiness: it checks the component's SQLite database and Redis and
+//! answers 503 naming what failed. Anonymous callers learn only which
+//! check failed; the cause (addresses, driver errors) is shown only to
+//! callers with the internal credential, and always logged.
 //!
 //! The probes talk to the host; [`HealthReport`] is plain data so the
 //! verdict and its JSON shape are tested natively.
@@ -15,9 +21,25 @@ const SQLITE_LABEL: &str = "ops";
 /// The Spin variable holding the Redis address (`redis://host:port`).
 const REDIS_URL_VARIABLE: &str = "redis_url";
 
-/// Runs every check and answers 200 (all ok) or 503 (degraded).
-pub fn respond() -> Response {
+/// `GET /health`: the application answers.
+pub fn live() -> Response {
+    Response::json(
+        200,
+        &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
+    )
+    .with_header("cache-control", "no-store")
+}
+
+/// `GET /ready`: runs every check and answers 200 (all ok) or 503
+/// (degraded); `detailed` callers see why a check failed.
+pub fn ready(detailed: bool) -> Response {
     let report = HealthReport::new([("sqlite", check_sqlite()), ("redis", check_redis())]);
+    for (name, check) in &report.checks {
+        if let Check::Error { error } = check {
+            platform::redis_store::log_warning("not_ready", &format!("{name}: {error}"));
+        }
+    }
+    let report = if detailed { report } else { report.redacted() };
     Response::json(report.http_status(), &report).with_header("cache-control", "no-store")
 }
 
@@ -36,12 +58,16 @@ enum Status {
     Degraded,
 }
 
-/// One check: `{"status":"ok"}` or `{"status":"error","error":"..."}`.
+/// One check: `{"status":"ok"}`, `{"status":"error","error":"..."}`, or
+/// for anonymous callers `{"status":"error"}`.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 enum Check {
     Ok,
-    Error { error: String },
+    Error {
+        #[serde(skip_serializing_if = "String::is_empty")]
+        error: String,
+    },
 }
 
 impl HealthReport {
@@ -67,6 +93,24 @@ impl HealthReport {
             checks,
             version: env!("CARGO_PKG_VERSION"),
         }
+    }
+
+    /// The report without the failures' causes.
+    pub fn redacted(self) -> Self {
+        let checks = self
+            .checks
+            .into_iter()
+            .map(|(name, check)| match check {
+                Check::Error { .. } => (
+                    name,
+                    Check::Error {
+                        error: String::new(),
+                    },
+                ),
+                ok => (name, ok),
+            })
+            .collect();
+        Self { checks, ..self }
     }
 
     /// 200 when everything is ok, 503 otherwise.
@@ -149,6 +193,22 @@ mod tests {
             body["checks"]["redis"],
             json!({"status": "error", "error": "connecting: Other(\"refused\")"})
         );
+    }
+
+    #[test]
+    fn anonymous_callers_see_what_failed_but_not_why() {
+        let report = HealthReport::new([
+            ("sqlite", Ok(())),
+            (
+                "redis",
+                Err("connecting to redis://10.0.0.7:6379: refused".to_owned()),
+            ),
+        ])
+        .redacted();
+        assert_eq!(report.http_status(), 503);
+        let body = serde_json::to_value(&report).expect("serialises");
+        assert_eq!(body["checks"]["redis"], json!({"status": "error"}));
+        assert!(!body.to_string().contains("10.0.0.7"));
     }
 
     #[test]

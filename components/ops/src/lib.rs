@@ -1,12 +1,13 @@
-//! `ops`: operational endpoints of spinshop — `GET /health` (dependency
-//! checks) and `GET /api` (the public route table of the application).
+//! `ops`: operational endpoints of spinshop — `GET /health` (liveness),
+//! `GET /ready` (dependency checks) and `GET /api` (the public route table
+//! of the application).
 
 mod health;
 mod routes;
 
 use platform::{Component, Handler, Route};
 
-/// Operations as the platform serves them: two public routes, not rate
+/// Operations as the platform serves them: public routes, not rate
 /// limited (monitors call them).
 pub static COMPONENT: Component = Component {
     name: "ops",
@@ -16,9 +17,19 @@ pub static COMPONENT: Component = Component {
 };
 
 const ROUTES: &[Route] = &[
-    Route::get("/health", Handler::Sync(|_, _| Ok(health::respond()))),
+    Route::get("/health", Handler::Sync(|_, _| Ok(health::live()))),
+    Route::get(
+        "/ready",
+        Handler::Sync(|req, _| Ok(health::ready(operator(req)))),
+    ),
     Route::get("/api", Handler::Sync(|_, _| routes::respond())),
 ];
+
+/// Whether the caller holds the internal credential (the bridge, an
+/// operator): it may see why a check failed.
+fn operator(req: &platform::Request) -> bool {
+    req.header("authorization").is_some() && platform::internal::require_internal(req).is_ok()
+}
 
 platform::export!(COMPONENT);
 
@@ -46,6 +57,7 @@ mod tests {
         assert_eq!(body["name"], "spinshop");
         let routes = body["routes"].as_array().expect("routes array");
         assert!(routes.contains(&serde_json::json!({"route": "/health", "component": "ops"})));
+        assert!(routes.contains(&serde_json::json!({"route": "/ready", "component": "ops"})));
         assert!(routes.contains(&serde_json::json!({"route": "/api", "component": "ops"})));
         assert!(
             !routes.iter().any(|r| r["route"]
@@ -62,7 +74,7 @@ mod tests {
 
     #[test]
     fn other_methods_are_405_with_allow() {
-        for path in ["/health", "/api"] {
+        for path in ["/health", "/ready", "/api"] {
             let response = call(Method::Post, path);
             assert_eq!(response.status, 405, "{path}");
             assert_eq!(response.header("allow"), Some("GET"));

@@ -136,6 +136,26 @@ mod tests {
         }
     }
 
+    /// The application's outbound grants a deployment has not chosen:
+    /// each `*_allowed_hosts` variable's default must name no wildcard
+    /// host, so a fresh deployment reaches only what its operators list.
+    #[test]
+    fn outbound_hosts_default_to_nothing_reachable() {
+        let manifest: toml::Table = toml::from_str(MANIFEST).expect("spin.toml parses");
+        let variables = manifest["variables"].as_table().expect("variables");
+        let grants: Vec<(&String, &str)> = variables
+            .iter()
+            .filter(|(name, _)| name.ends_with("_allowed_hosts"))
+            .map(|(name, v)| (name, v["default"].as_str().expect("a default")))
+            .collect();
+        assert!(!grants.is_empty());
+        for (name, default) in grants {
+            let host = default.split("://").nth(1).unwrap_or(default);
+            assert!(!host.starts_with('*'), "{name} defaults to {default}");
+            assert!(host.contains(".invalid"), "{name} defaults to {default}");
+        }
+    }
+
     #[test]
     fn embedded_manifest_lists_ops_routes() {
         let index = ApiIndex::from_manifest(MANIFEST).expect("spin.toml parses");

@@ -69,10 +69,7 @@ async fn lookup(
     authorization: Option<&str>,
     product_id: &Id,
 ) -> Result<Found, ApiError> {
-    let mut exchange = Exchange::get(format!("{CATALOG_URL}/{product_id}"));
-    if let Some(credential) = authorization {
-        exchange = exchange.header("authorization", credential);
-    }
+    let exchange = price_request(product_id, authorization);
     let read = |status: u16, body: &[u8]| read_answer(status, body, product_id.as_str());
     match client.send(ctx, exchange, read).await {
         Ok(answer) => Ok(answer.value),
@@ -83,6 +80,19 @@ async fn lookup(
             "the catalog is unavailable; try again shortly".into(),
         )),
     }
+}
+
+/// The lookup of a product's price. `Cache-Control: no-cache` asks the
+/// catalog for its current answer: an order is priced from the catalog's
+/// database or refused (503), never from a cached or stale copy that the
+/// catalog would otherwise serve while its database is failing.
+fn price_request(product_id: &Id, authorization: Option<&str>) -> Exchange {
+    let mut exchange =
+        Exchange::get(format!("{CATALOG_URL}/{product_id}")).header("cache-control", "no-cache");
+    if let Some(credential) = authorization {
+        exchange = exchange.header("authorization", credential);
+    }
+    exchange
 }
 
 /// What the catalog's answer about `product_id` means; `Err` for a
@@ -113,6 +123,19 @@ fn read_answer(status: u16, body: &[u8], product_id: &str) -> Result<Found, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prices_are_asked_for_uncached() {
+        let id = Id::parse("id", "p-1").expect("id");
+        let exchange = price_request(&id, Some("Bearer t"));
+        assert_eq!(exchange.url, "http://catalog.spin.internal/api/catalog/p-1");
+        assert!(exchange
+            .headers
+            .contains(&("cache-control".to_string(), "no-cache".to_string())));
+        assert!(exchange
+            .headers
+            .contains(&("authorization".to_string(), "Bearer t".to_string())));
+    }
 
     fn read(status: u16, body: &str) -> Result<Option<i64>, String> {
         match read_answer(status, body.as_bytes(), "p-1") {

@@ -27,6 +27,11 @@ pub fn apply(db: &Db, ctx: &Context, delivered: Delivered<'_, Inbound>) -> Resul
             p.order_id,
             SagaInput::StockReserved {
                 reservation_id: p.reservation_id,
+                lines: p
+                    .lines
+                    .into_iter()
+                    .map(|l| (l.product_id, l.quantity))
+                    .collect(),
             },
         ),
         Inbound::ReservationFailed(p) => {
@@ -43,5 +48,5 @@ pub fn apply(db: &Db, ctx: &Context, delivered: Delivered<'_, Inbound>) -> Resul
         ),
         Inbound::PaymentFailed(p) => (p.order_id, SagaInput::PaymentFailed { reason: p.reason }),
     };
-    orchestrator::answer(db, ctx, delivered.envelope, &order_id, &input)
+    orchestrator::answer(db, ctx, delivered.envelope, &order_id, input)
 }

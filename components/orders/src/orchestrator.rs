@@ -235,12 +235,13 @@ pub fn answer(
     ctx: &Context,
     envelope: &Envelope,
     order_id: &str,
-    input: &SagaInput,
+    input: SagaInput,
 ) -> Result<(), ApiError> {
     let Some(order) = store::get(db, order_id)? else {
         return Ok(());
     };
-    match saga::decide(&order.saga_state(), input) {
+    let input = saga::check_reservation(input, &order.lines);
+    match saga::decide(&order.saga_state(), &input) {
         Decision::Apply(change) => {
             carry_out(db, ctx, &order, &change, Cause::event(envelope))?;
         }

@@ -203,7 +203,8 @@ async fn refund(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 }
 
 /// `GET /api/payments/health`: 200 whatever the breaker says; an open
-/// breaker is information, not a failure of this component.
+/// breaker is information, not a failure of this component. The
+/// provider's address is shown to admins only.
 fn health(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let provider = Provider::from_variables();
     let breaker = provider.breaker(ctx);
@@ -242,8 +243,9 @@ fn health(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
             }),
         ),
     };
-    Ok(Response::json(
-        200,
-        &json!({ "status": status, "breaker": breaker, "provider": provider.url() }),
-    ))
+    let mut body = json!({ "status": status, "breaker": breaker });
+    if ctx.principal().ok().flatten().is_some_and(|p| p.is_admin()) {
+        body["provider"] = json!(provider.url());
+    }
+    Ok(Response::json(200, &body))
 }

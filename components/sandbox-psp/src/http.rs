@@ -1,5 +1,6 @@
 //! The sandbox provider's HTTP API: charges and refunds with idempotency
-//! keys, inspection for admins, and the failure-injection controls.
+//! keys for the merchant (payments, holding the API key), inspection and
+//! the failure-injection controls for admins.
 
 use std::time::Duration;
 
@@ -12,8 +13,11 @@ use serde_json::json;
 use crate::domain::{self, ChargeRequest, ControlPatch, Fate, Operation, RefundRequest};
 use crate::store::{self, ChargeRecord};
 
-/// Every idempotency key belongs to the one merchant account the sandbox has.
+/// Every idempotency key belongs to the one merchant account the sandbox
+/// has, whose API key only payments holds.
 const ACCOUNT: &str = "sandbox";
+/// The variable holding the merchant's API key (payments' `psp_api_key`).
+const API_KEY_VARIABLE: &str = "api_key";
 /// Most rows an inspection listing returns.
 const LIST_LIMIT: u32 = 200;
 /// Why a charge or refund without a key is refused.
@@ -43,6 +47,14 @@ fn charge_json(c: &ChargeRecord) -> serde_json::Value {
         "reference": c.reference,
         "created_at": platform::clock::rfc3339_from_ms(c.created_at_ms),
     })
+}
+
+/// The merchant's credential, as a real provider checks its API key: the
+/// money routes answer only payments, never a customer who has seen a
+/// charge id.
+fn merchant(req: &Request) -> Result<(), ApiError> {
+    let key = spin_sdk::variables::get(API_KEY_VARIABLE).unwrap_or_default();
+    platform::internal::check_secret(req, &key, "psp_api_key")
 }
 
 /// Waits the configured latency, then draws the call's fate. Nothing has
@@ -79,6 +91,7 @@ fn status_of(result: &Result<Response, ApiError>) -> u16 {
 }
 
 fn charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    merchant(req)?;
     let idempotency = Idempotency::required(req, ACCOUNT, KEY_REQUIRED)?;
     let body: ChargeRequest = req.json()?;
     let charge = body.validate()?;
@@ -117,6 +130,7 @@ fn charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 }
 
 fn refund(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    merchant(req)?;
     let idempotency = Idempotency::required(req, ACCOUNT, KEY_REQUIRED)?;
     let charge_id = req.id("charge_id")?;
     let body: RefundRequest = if req.body_is_empty() {
@@ -155,6 +169,7 @@ fn refund(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 }
 
 fn get_charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    merchant(req)?;
     let id = req.id("charge_id")?;
     let charge = store::charge(ctx.db()?, id.as_str())?
         .ok_or_else(|| ApiError::NotFound(format!("no charge {id}")))?;
@@ -206,6 +221,7 @@ fn list_calls(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 }
 
 fn get_control(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    ctx.admin()?;
     Ok(Response::json(200, &store::control(ctx.db()?)?))
 }
 

@@ -1,6 +1,7 @@
 //! Account rules, free of storage and host: what a registration may
-//! contain, the password policy, who becomes admin, what the profile looks
-//! like, and what presenting a refresh token leads to.
+//! contain, the password policy, who may become admin, what the profile
+//! looks like, how long sessions last, and what presenting a refresh token
+//! leads to.
 
 use base64::Engine as _;
 use platform::auth::Role;
@@ -19,8 +20,14 @@ pub const NAME_MAX_CHARS: usize = 100;
 /// Access token lifetime: 15 minutes.
 pub const ACCESS_TTL_SECS: u64 = 15 * 60;
 /// Refresh token lifetime: 30 days from its issue (each rotation starts a
-/// new 30 days).
+/// new 30 days), never past its session's end.
 pub const REFRESH_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+/// A session (one login and every token refreshed from it) ends 90 days
+/// after the login, however often it is refreshed: then the user signs in
+/// again.
+pub const SESSION_MAX_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+/// The header that carries the admin bootstrap token at registration.
+pub const BOOTSTRAP_HEADER: &str = "x-admin-bootstrap-token";
 /// Bytes of randomness in a refresh token.
 pub const REFRESH_TOKEN_BYTES: usize = 32;
 /// Longest string accepted where a refresh token is expected (ours are 43).
@@ -178,17 +185,12 @@ pub fn password_policy(password: &str, email: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The role an account gets when it registers: admin for the configured
-/// admin address, customer for everyone else.
-pub fn role_for(email: &str, admin_email: Option<&str>) -> Role {
-    let is_admin = admin_email
-        .map(|a| a.trim().to_lowercase())
-        .is_some_and(|a| !a.is_empty() && a == email);
-    if is_admin {
-        Role::Admin
-    } else {
-        Role::Customer
-    }
+/// When a new refresh token of a session expires: 30 days on, but never
+/// after the session itself ends.
+pub fn refresh_expiry(now_ms: i64, session_ends_at_ms: i64) -> i64 {
+    now_ms
+        .saturating_add(REFRESH_TTL_MS)
+        .min(session_ends_at_ms)
 }
 
 /// A stored role, as the database spells it.

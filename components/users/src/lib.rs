@@ -5,18 +5,20 @@
 
 pub mod domain;
 mod http;
+mod revocation;
 mod session;
 pub mod store;
 mod throttle;
 
 use platform::metrics::Metric;
-use platform::{ApiError, Component, Context, Database};
+use platform::{ApiError, Component, Context, Database, Tick};
 
 /// Request bodies here are small credentials and names.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
-/// Users as the platform serves them: public routes and an outbox (it
-/// takes no events).
+/// Users as the platform serves them: public routes, an outbox (it takes
+/// no events), and a tick that restores Redis's copy of the revoked
+/// sessions when Redis has lost it.
 pub static COMPONENT: Component = Component {
     name: "users",
     database: Some(Database {
@@ -25,6 +27,7 @@ pub static COMPONENT: Component = Component {
     }),
     body_limit: BODY_LIMIT,
     routes: http::ROUTES,
+    tick: Some(Tick::Sync(revocation::tick)),
     metrics: Some(metrics),
     ..Component::BASE
 };

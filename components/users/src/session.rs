@@ -1,9 +1,12 @@
-//! Sessions: login issues an access token and the first refresh token of a
-//! new family; refresh rotates within the family and treats a spent token
-//! as theft; logout revokes the access token at once and, if given, the
-//! refresh family.
+//! Sessions: login starts a session (a refresh family, the access tokens'
+//! `sid`) that ends after [`SESSION_MAX_MS`] whatever happens, and issues
+//! an access token and the family's first refresh token; refresh rotates
+//! within the family and treats a spent token as theft, revoking the
+//! session; logout revokes the session it is called with (and, if given,
+//! the family of a refresh token of the caller's), so every token of that
+//! login stops working at once.
 
-use platform::auth::{self, password, Principal, TokenIssuer};
+use platform::auth::{password, Principal, TokenIssuer};
 use platform::clock::now_ms;
 use platform::db::Db;
 use platform::{ApiError, Context, Id, Request, Response};
@@ -11,29 +14,38 @@ use serde_json::json;
 
 use crate::domain::{
     self, LoginRequest, LogoutRequest, RefreshDecision, RefreshRequest, RejectReason,
-    ACCESS_TTL_SECS, REFRESH_TTL_MS,
+    ACCESS_TTL_SECS, SESSION_MAX_MS,
 };
 use crate::store::{self, User};
-use crate::throttle;
+use crate::{revocation, throttle};
 
 /// The one answer to a failed login, whatever failed.
 fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("invalid email or password".into())
 }
 
-/// Signs an access token and stores a new refresh token in `family_id`;
-/// call inside the transaction that makes the family's previous token (if
-/// any) used.
-fn issue_tokens(db: &Db, user: &User, family_id: &str) -> Result<serde_json::Value, ApiError> {
-    let access =
-        TokenIssuer::from_variables()?.issue(&user.id, &user.email, user.role, ACCESS_TTL_SECS)?;
+/// Signs an access token in session `session` and stores a new refresh
+/// token in its family; call inside the transaction that makes the
+/// family's previous token (if any) used.
+fn issue_tokens(
+    db: &Db,
+    user: &User,
+    session: &store::Session,
+) -> Result<serde_json::Value, ApiError> {
+    let access = TokenIssuer::from_variables()?.issue_in_session(
+        &user.id,
+        &user.email,
+        user.role,
+        &session.id,
+        ACCESS_TTL_SECS,
+    )?;
     let refresh = domain::new_refresh_token()?;
     store::insert_refresh(
         db,
         &domain::refresh_token_hash(&refresh),
-        family_id,
+        &session.id,
         &user.id,
-        now_ms() + REFRESH_TTL_MS,
+        domain::refresh_expiry(now_ms(), session.ends_at_ms),
     )?;
     Ok(json!({
         "access_token": access.token,
@@ -51,8 +63,9 @@ pub fn login(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     // and must not use up a legitimate user's attempts.
     let creds = req.json::<LoginRequest>()?.validate()?;
     throttle::login_attempt(req, ctx, &creds.email)?;
+    revocation::ensure_loaded(ctx)?;
     let body = authenticate_and_issue(ctx.db()?, &creds)?;
-    Ok(Response::json(200, &body))
+    Ok(token_response(&body))
 }
 
 fn authenticate_and_issue(
@@ -72,8 +85,16 @@ fn authenticate_and_issue(
         let upgraded = password::hash_password(&creds.password)?;
         store::set_password_hash(db, &account.user.id, &upgraded)?;
     }
-    let family = Id::generate();
-    db.transaction(|db| issue_tokens(db, &account.user, family.as_str()))
+    let session = store::Session {
+        id: Id::generate().into_string(),
+        user_id: account.user.id.clone(),
+        ends_at_ms: now_ms().saturating_add(SESSION_MAX_MS),
+        revoked_at_ms: None,
+    };
+    db.transaction(|db| {
+        store::create_session(db, &session.id, &session.user_id, session.ends_at_ms)?;
+        issue_tokens(db, &account.user, &session)
+    })
 }
 
 /// What a refresh attempt came to inside its transaction. Reuse must
@@ -82,6 +103,20 @@ fn authenticate_and_issue(
 enum Refreshed {
     Issued(serde_json::Value),
     Refused(&'static str),
+    /// The session was revoked (reuse, or the account is gone) and must
+    /// leave Redis's copy too; the refusal says why.
+    Revoked(String, &'static str),
+}
+
+/// Why an unusable refresh token is refused, when a read is enough to
+/// know (no write lock is taken for it).
+fn refusal(state: Option<domain::RefreshState>) -> Option<&'static str> {
+    match domain::refresh_decision(state, now_ms()) {
+        RefreshDecision::Reject(RejectReason::Expired) => Some("refresh token expired"),
+        RefreshDecision::Reject(RejectReason::Revoked) => Some("refresh token was revoked"),
+        RefreshDecision::Reject(RejectReason::Unknown) => Some("refresh token is not valid"),
+        RefreshDecision::Rotate | RefreshDecision::RevokeFamily => None,
+    }
 }
 
 /// `POST /api/auth/refresh`.
@@ -89,6 +124,13 @@ pub fn refresh(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let body: RefreshRequest = req.json()?;
     let hash = domain::refresh_token_hash(domain::presented_refresh_token(&body.refresh_token)?);
     let db = ctx.db()?;
+    // A token that is unknown, expired or revoked is refused on a plain
+    // read: a flood of made-up tokens never takes the write lock that
+    // logins need.
+    if let Some(why) = refusal(store::refresh(db, &hash)?.map(|r| r.state)) {
+        return Err(ApiError::Unauthorized(why.into()));
+    }
+    revocation::ensure_loaded(ctx)?;
     // BEGIN IMMEDIATE serialises refreshes: of two racing uses of one
     // token, the second sees it used and revokes the family.
     let outcome = db.transaction(|db| {
@@ -98,41 +140,61 @@ pub fn refresh(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
             (RefreshDecision::Rotate, Some(record)) => {
                 let Some(user) = store::user(db, &record.user_id)? else {
                     store::revoke_family(db, &record.family_id)?;
-                    return Ok(Refreshed::Refused("the account no longer exists"));
+                    return Ok(Refreshed::Revoked(
+                        record.family_id,
+                        "the account no longer exists",
+                    ));
+                };
+                let Some(session) = store::session(db, &record.family_id)? else {
+                    return Err(ApiError::internal("refresh token without a session"));
                 };
                 if !store::mark_used(db, &hash)? {
                     return Err(ApiError::internal("refresh token changed under its lock"));
                 }
-                issue_tokens(db, &user, &record.family_id).map(Refreshed::Issued)
+                issue_tokens(db, &user, &session).map(Refreshed::Issued)
             }
             (RefreshDecision::RevokeFamily, Some(record)) => {
                 store::revoke_family(db, &record.family_id)?;
-                Ok(Refreshed::Refused(
+                Ok(Refreshed::Revoked(
+                    record.family_id,
                     "refresh token was already used; every session of this login has been revoked",
                 ))
             }
-            (RefreshDecision::Reject(RejectReason::Expired), _) => {
-                Ok(Refreshed::Refused("refresh token expired"))
-            }
-            (RefreshDecision::Reject(RejectReason::Revoked), _) => {
-                Ok(Refreshed::Refused("refresh token was revoked"))
-            }
-            // Rotation and revocation are only ever decided for a stored token.
-            (RefreshDecision::Reject(RejectReason::Unknown), _) | (_, None) => {
-                Ok(Refreshed::Refused("refresh token is not valid"))
-            }
+            (decision, record) => Ok(Refreshed::Refused(
+                refusal(record.map(|r| r.state))
+                    .filter(|_| matches!(decision, RefreshDecision::Reject(_)))
+                    .unwrap_or("refresh token is not valid"),
+            )),
         }
     })?;
     match outcome {
-        Refreshed::Issued(body) => Ok(Response::json(200, &body)),
+        Refreshed::Issued(body) => Ok(token_response(&body)),
         Refreshed::Refused(why) => Err(ApiError::Unauthorized(why.into())),
+        Refreshed::Revoked(session, why) => {
+            // The database has the revocation; the copy may fail to land
+            // (then the tokens already issued live out their minutes).
+            if let Err(e) = ctx.redis().and_then(|r| revocation::publish(r, &session)) {
+                platform::redis_store::log_warning("revocation_not_copied", &e.to_string());
+            }
+            Err(ApiError::Unauthorized(why.into()))
+        }
     }
 }
 
-/// `POST /api/auth/logout`: the access token goes on the deny-list (so it
-/// fails everywhere at once), and the refresh family named by an optional
-/// `{refresh_token}` is revoked. A refresh token that is unknown or not the
-/// caller's is ignored: there is nothing of theirs to revoke.
+/// A body carrying tokens: never stored by a cache.
+pub fn token_response(body: &serde_json::Value) -> Response {
+    Response::json(200, body)
+        .with_header("cache-control", "no-store")
+        .with_header("pragma", "no-cache")
+}
+
+/// `POST /api/auth/logout`: revokes the session the access token belongs
+/// to (every token of that login fails everywhere at once), and the
+/// family of an optional `{refresh_token}` if it is the caller's (one
+/// that is unknown or someone else's is ignored: there is nothing of
+/// theirs to revoke). The database records it first, so it survives
+/// Redis losing its copy; 503 if the copy cannot be written, since until
+/// it is the access token would still pass (retrying is safe).
 pub fn logout(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
     let body = if req.body_is_empty() {
@@ -144,21 +206,29 @@ pub fn logout(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         Some(t) => Some(domain::presented_refresh_token(&t)?.to_string()),
         None => None,
     };
-    if let Some(token) = refresh_token {
-        revoke_own_family(ctx.db()?, principal, &token)?;
-    }
-    auth::deny_token(ctx.redis()?, &principal.token_id, principal.expires_at)?;
-    Ok(Response::empty(204))
-}
-
-fn revoke_own_family(db: &Db, principal: &Principal, token: &str) -> Result<(), ApiError> {
-    let hash = domain::refresh_token_hash(token);
+    let db = ctx.db()?;
+    let mut sessions = vec![principal.session_id.clone()];
     db.transaction(|db| {
-        if let Some(record) = store::refresh(db, &hash)? {
-            if record.user_id == principal.user_id {
-                store::revoke_family(db, &record.family_id)?;
+        store::revoke_family(db, &principal.session_id)?;
+        if let Some(token) = &refresh_token {
+            if let Some(family) = own_family(db, principal, token)? {
+                store::revoke_family(db, &family)?;
+                sessions.push(family);
             }
         }
         Ok(())
-    })
+    })?;
+    let redis = ctx.redis()?;
+    for session in &sessions {
+        revocation::publish(redis, session)?;
+    }
+    Ok(Response::empty(204))
+}
+
+/// The family of `token` if it is `principal`'s.
+fn own_family(db: &Db, principal: &Principal, token: &str) -> Result<Option<String>, ApiError> {
+    let hash = domain::refresh_token_hash(token);
+    Ok(store::refresh(db, &hash)?
+        .filter(|record| record.user_id == principal.user_id)
+        .map(|record| record.family_id))
 }

@@ -31,8 +31,26 @@ const SCHEMA: Migration = &[
     "CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id)",
 ];
 
+/// Sessions: one per login, the refresh family's id and the access
+/// tokens' `sid`. The source of truth for revocation (Redis holds a
+/// copy); each has an absolute end. Families from before are carried over
+/// with 90 days from their first token.
+const SESSIONS: Migration = &[
+    "CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id),
+        created_at_ms INTEGER NOT NULL,
+        ends_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER)",
+    "CREATE INDEX sessions_revoked ON sessions (revoked_at_ms) WHERE revoked_at_ms IS NOT NULL",
+    "INSERT INTO sessions (id, user_id, created_at_ms, ends_at_ms, revoked_at_ms)
+     SELECT family_id, MIN(user_id), MIN(created_at_ms), MIN(created_at_ms) + 7776000000,
+            CASE WHEN SUM(status = 'revoked') > 0 THEN MAX(created_at_ms) END
+     FROM refresh_tokens GROUP BY family_id",
+];
+
 /// The schema, in order. `users` consumes no events, so it has no inbox.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION];
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, SESSIONS];
 
 /// An account as clients see it: never the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -210,13 +228,83 @@ pub fn mark_used(db: &Db, token_hash: &str) -> Result<bool, ApiError> {
     Ok(db.changes() == 1)
 }
 
-/// Revokes every token of a family; returns how many changed.
+/// Revokes every token of a family and its session; returns how many
+/// tokens changed.
 pub fn revoke_family(db: &Db, family_id: &str) -> Result<u64, ApiError> {
     db.execute(
         "UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = ? AND status != 'revoked'",
         &[text(family_id)],
     )?;
-    Ok(db.changes())
+    let tokens = db.changes();
+    db.execute(
+        "UPDATE sessions SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL",
+        &[int(now_ms()), text(family_id)],
+    )?;
+    Ok(tokens)
+}
+
+/// A session: whose it is, when it ends, whether it was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub ends_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// Starts a session for `user_id` that ends at `ends_at_ms`.
+pub fn create_session(db: &Db, id: &str, user_id: &str, ends_at_ms: i64) -> Result<(), ApiError> {
+    db.execute(
+        "INSERT INTO sessions (id, user_id, created_at_ms, ends_at_ms) VALUES (?, ?, ?, ?)",
+        &[text(id), text(user_id), int(now_ms()), int(ends_at_ms)],
+    )?;
+    Ok(())
+}
+
+fn sessions(r: &QueryResult) -> Result<Vec<Session>, ApiError> {
+    r.rows
+        .iter()
+        .map(|row| match row.values.as_slice() {
+            [Value::Text(id), Value::Text(user), Value::Integer(ends), revoked] => Ok(Session {
+                id: id.clone(),
+                user_id: user.clone(),
+                ends_at_ms: *ends,
+                revoked_at_ms: match revoked {
+                    Value::Integer(at) => Some(*at),
+                    _ => None,
+                },
+            }),
+            _ => Err(ApiError::internal("malformed sessions row")),
+        })
+        .collect()
+}
+
+pub fn session(db: &Db, id: &str) -> Result<Option<Session>, ApiError> {
+    let r = db.execute(
+        "SELECT id, user_id, ends_at_ms, revoked_at_ms FROM sessions WHERE id = ?",
+        &[text(id)],
+    )?;
+    Ok(sessions(&r)?.into_iter().next())
+}
+
+/// Sessions revoked at or after `since_ms`: those whose access tokens may
+/// still be unexpired.
+pub fn revoked_since(db: &Db, since_ms: i64) -> Result<Vec<Session>, ApiError> {
+    let r = db.execute(
+        "SELECT id, user_id, ends_at_ms, revoked_at_ms FROM sessions
+         WHERE revoked_at_ms IS NOT NULL AND revoked_at_ms >= ? ORDER BY revoked_at_ms",
+        &[int(since_ms)],
+    )?;
+    sessions(&r)
+}
+
+/// Whether any account has the admin role.
+pub fn admin_exists(db: &Db) -> Result<bool, ApiError> {
+    let r = db.execute(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
+        &[],
+    )?;
+    Ok(platform::db::first_i64(&r).unwrap_or(0) != 0)
 }
 
 #[cfg(test)]
@@ -326,5 +414,41 @@ mod tests {
             RefreshStatus::Revoked
         );
         assert!(refresh(&db, "t9").expect("read").is_none());
+    }
+
+    #[test]
+    fn sessions_end_and_are_revoked_with_their_family() {
+        let db = db();
+        ann(&db);
+        let _clock = platform::clock::pin(10_000);
+        create_session(&db, "fam-1", "u-1", 99_000).expect("session");
+        create_session(&db, "fam-2", "u-1", 99_000).expect("session");
+        insert_refresh(&db, "t1", "fam-1", "u-1", 50_000).expect("t1");
+        assert_eq!(
+            session(&db, "fam-1").expect("read"),
+            Some(Session {
+                id: "fam-1".into(),
+                user_id: "u-1".into(),
+                ends_at_ms: 99_000,
+                revoked_at_ms: None
+            })
+        );
+        assert!(revoked_since(&db, 0).expect("none").is_empty());
+        assert_eq!(revoke_family(&db, "fam-1").expect("revoke"), 1);
+        assert_eq!(
+            session(&db, "fam-1")
+                .expect("read")
+                .and_then(|s| s.revoked_at_ms),
+            Some(10_000)
+        );
+        let revoked = revoked_since(&db, 10_000).expect("read");
+        assert_eq!(
+            revoked.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["fam-1"]
+        );
+        assert!(revoked_since(&db, 10_001).expect("read").is_empty());
+        assert!(!admin_exists(&db).expect("read"));
+        create_user(&db, "u-2", "root@example.com", "Root", Role::Admin, "h").expect("admin");
+        assert!(admin_exists(&db).expect("read"));
     }
 }

@@ -1,5 +1,14 @@
-//! Who is calling: bearer access tokens verified locally, the Redis
-//! deny-list that makes logout immediate, roles, and password hashing.
+//! Who is calling: bearer access tokens verified locally, the revoked
+//! sessions that make logout immediate, roles, and password hashing.
+//!
+//! A revoked session is recorded by `users` in its database (the source
+//! of truth) and in Redis, where every component looks it up on each
+//! authenticated request. Redis is a copy that can be lost (a flush, a
+//! restart without persistence), so `users` also sets
+//! [`REVOCATIONS_LOADED`] once the copy is complete; a component that
+//! finds that marker missing cannot tell a valid token from a revoked one
+//! and answers 503 until `users` has restored the copy (on its next
+//! tick or request).
 
 pub mod password;
 pub mod token;
@@ -36,8 +45,11 @@ pub struct Principal {
     pub user_id: String,
     pub email: String,
     pub role: Role,
-    /// The token's `jti`, the deny-list key.
+    /// The token's `jti`.
     pub token_id: String,
+    /// The session (login) the token belongs to; revoking it revokes
+    /// every token of that login.
+    pub session_id: String,
     /// Unix seconds.
     pub expires_at: u64,
 }
@@ -55,9 +67,21 @@ impl Principal {
     }
 }
 
-/// The deny-list key of a token.
-pub fn deny_key(jti: &str) -> String {
-    format!("auth:deny:{jti}")
+/// The Redis key that marks session `session_id` revoked.
+pub fn revoked_key(session_id: &str) -> String {
+    format!("auth:revoked:{session_id}")
+}
+
+/// Present in Redis while its copy of the revoked sessions is complete.
+pub const REVOCATIONS_LOADED: &str = "auth:revocations:loaded";
+
+/// What Redis says about a token's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLookup {
+    /// The copy of revoked sessions is complete ([`REVOCATIONS_LOADED`]).
+    pub loaded: bool,
+    /// The session is revoked.
+    pub revoked: bool,
 }
 
 /// The caller, if the request's `Authorization` header carries a bearer
@@ -73,21 +97,51 @@ pub fn authenticate<'r>(
         return Ok(None);
     }
     let verifier = TokenVerifier::from_variables()?;
-    authenticate_with(authorization, verifier, |key| redis()?.exists(key))
+    authenticate_with(authorization, verifier, |session| {
+        lookup_session(redis()?, session)
+    })
 }
 
-/// `authenticate` with the verifier and the deny-list lookup passed in.
+/// One round trip: whether the revocation copy is loaded, and whether
+/// `session_id` is in it.
+pub fn lookup_session(redis: &Redis, session_id: &str) -> Result<SessionLookup, ApiError> {
+    let reply = redis.execute(
+        "MGET",
+        vec![
+            crate::redis_store::bin(REVOCATIONS_LOADED),
+            crate::redis_store::bin(revoked_key(session_id)),
+        ],
+    )?;
+    let present = |i: usize| {
+        matches!(
+            reply.get(i),
+            Some(spin_sdk::redis::RedisResult::Binary(_) | spin_sdk::redis::RedisResult::Status(_))
+        )
+    };
+    Ok(SessionLookup {
+        loaded: present(0),
+        revoked: present(1),
+    })
+}
+
+/// `authenticate` with the verifier and the session lookup passed in.
 pub fn authenticate_with(
     authorization: Option<&str>,
     verifier: &TokenVerifier,
-    is_denied: impl FnOnce(&str) -> Result<bool, ApiError>,
+    lookup: impl FnOnce(&str) -> Result<SessionLookup, ApiError>,
 ) -> Result<Option<Principal>, ApiError> {
     let Some(token) = bearer_token(authorization)? else {
         return Ok(None);
     };
     let principal = verifier.verify(token)?;
-    if is_denied(&deny_key(&principal.token_id))? {
+    let session = lookup(&principal.session_id)?;
+    if session.revoked {
         return Err(ApiError::Unauthorized("token revoked".into()));
+    }
+    if !session.loaded {
+        return Err(ApiError::Unavailable(
+            "the list of revoked sessions is being restored; retry in a few seconds".into(),
+        ));
     }
     Ok(Some(principal))
 }
@@ -97,22 +151,11 @@ pub fn admin_required() -> ApiError {
     ApiError::Forbidden("this action requires the admin role".into())
 }
 
-/// Revokes a token until it would have expired anyway (plus the verifier's
-/// leeway, during which it would still be accepted).
-pub fn deny_token(redis: &Redis, jti: &str, expires_at: u64) -> Result<(), ApiError> {
-    redis.set_ex(
-        &deny_key(jti),
-        b"1",
-        deny_ttl(expires_at, crate::clock::now_secs()),
-    )
-}
-
-/// Seconds a deny-list entry must live; at least 1.
-fn deny_ttl(expires_at: u64, now: u64) -> u64 {
-    expires_at
-        .saturating_add(token::LEEWAY_SECS)
-        .saturating_sub(now)
-        .max(1)
+/// Seconds a revoked session must stay in Redis: until the last access
+/// token it may have been issued has expired, plus the verifier's leeway,
+/// during which it would still be accepted. At least 1.
+pub fn revocation_ttl(access_ttl_secs: u64) -> u64 {
+    access_ttl_secs.saturating_add(token::LEEWAY_SECS).max(1)
 }
 
 /// The token of `Authorization: Bearer <token>`; `None` without the header.
@@ -154,8 +197,11 @@ mod tests {
         Some(value)
     }
 
-    fn never_denied(_: &str) -> Result<bool, ApiError> {
-        Ok(false)
+    fn never_denied(_: &str) -> Result<SessionLookup, ApiError> {
+        Ok(SessionLookup {
+            loaded: true,
+            revoked: false,
+        })
     }
 
     #[test]
@@ -174,14 +220,15 @@ mod tests {
             .expect("issue");
         let header = format!("bearer  {}", issued.token);
         let mut asked = String::new();
-        let p = authenticate_with(with_auth(&header), &verifier, |key| {
-            asked = key.to_string();
-            Ok(false)
+        let p = authenticate_with(with_auth(&header), &verifier, |session| {
+            asked = session.to_string();
+            never_denied(session)
         })
         .expect("ok")
         .expect("principal");
         assert_eq!(p.user_id, "u1");
-        assert_eq!(asked, format!("auth:deny:{}", issued.jti));
+        assert_eq!(asked, p.session_id);
+        assert_eq!(revoked_key(&asked), format!("auth:revoked:{asked}"));
         assert!(p.can_access("u1") && !p.can_access("u2"));
         assert!(!p.is_admin());
         assert_eq!(admin_required().status(), 403);
@@ -212,30 +259,38 @@ mod tests {
     }
 
     #[test]
-    fn revoked_tokens_are_401_and_redis_down_is_503() {
+    fn revoked_sessions_are_401_and_an_unknown_revocation_state_is_503() {
         let (issuer, verifier) = setup();
         let issued = issuer
-            .issue("u1", "u1@x.y", Role::Admin, 60)
+            .issue_in_session("u1", "u1@x.y", Role::Admin, "s-1", 60)
             .expect("issue");
         let header = format!("Bearer {}", issued.token);
         let req = with_auth(&header);
-        let err = authenticate_with(req, &verifier, |_| Ok(true)).expect_err("revoked");
+        let lookup = |loaded, revoked| move |_: &str| Ok(SessionLookup { loaded, revoked });
+        let err = authenticate_with(req, &verifier, lookup(true, true)).expect_err("revoked");
         assert_eq!(
             (err.status(), err.to_string().as_str()),
             (401, "token revoked")
         );
+        // Redis lost its copy of the revoked sessions (a flush): nobody can
+        // tell, so nobody passes until users restores it.
+        let err = authenticate_with(req, &verifier, lookup(false, false)).expect_err("unknown");
+        assert_eq!(err.status(), 503);
         let err = authenticate_with(req, &verifier, |_| {
             Err(ApiError::Unavailable("redis down".into()))
         })
         .expect_err("fail closed");
         assert_eq!(err.status(), 503);
+        let p = authenticate_with(req, &verifier, lookup(true, false))
+            .expect("valid")
+            .expect("principal");
+        assert_eq!(p.session_id, "s-1");
     }
 
     #[test]
-    fn deny_entries_outlive_the_token_and_its_leeway() {
-        assert_eq!(deny_ttl(1_000, 900), 100 + token::LEEWAY_SECS);
-        assert_eq!(deny_ttl(1_000, 1_000 + token::LEEWAY_SECS + 5), 1);
-        assert_eq!(deny_ttl(u64::MAX, 0), u64::MAX);
+    fn revocations_outlive_the_last_token_and_its_leeway() {
+        assert_eq!(revocation_ttl(900), 900 + token::LEEWAY_SECS);
+        assert_eq!(revocation_ttl(u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -51,6 +51,8 @@ struct State {
     principal: OnceCell<Option<Principal>>,
     /// `None` once an attempt to connect has failed.
     redis: OnceCell<Option<Redis>>,
+    /// The cache's Redis; `None` when unset or unreachable.
+    cache_redis: OnceCell<Option<Redis>>,
     db: OnceCell<Db>,
 }
 
@@ -130,6 +132,21 @@ impl Context {
     /// for callers that go on without it (they fail open).
     pub fn redis_if_up(&self) -> Option<&Redis> {
         self.state.redis.get_or_init(|| Redis::open().ok()).as_ref()
+    }
+
+    /// The cache's Redis (the `cache_redis_url` variable), or `None` when
+    /// the component has none or it cannot be reached: reads then go to
+    /// the origin.
+    pub fn cache_redis_if_up(&self) -> Option<&Redis> {
+        self.state
+            .cache_redis
+            .get_or_init(|| {
+                spin_sdk::variables::get(crate::redis_store::CACHE_REDIS_URL_VARIABLE)
+                    .ok()
+                    .filter(|url| !url.trim().is_empty())
+                    .and_then(|url| Redis::open_url(&url).ok())
+            })
+            .as_ref()
     }
 
     /// The component's database, opened (and migrated) on first use.

@@ -28,6 +28,15 @@ pub enum ApiError {
     /// 409: conflicts with the current state (duplicate, wrong state).
     #[error("{0}")]
     Conflict(String),
+    /// 409: the request would take the caller past a configured limit
+    /// (`limit` names it, `max` is its value); the problem document says
+    /// both, so a client can tell which limit it met.
+    #[error("{detail}")]
+    LimitReached {
+        limit: &'static str,
+        max: u64,
+        detail: String,
+    },
     /// 412: `If-Match` did not match.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -87,7 +96,7 @@ impl ApiError {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_) | Self::LimitReached { .. } => 409,
             Self::PreconditionFailed(_) => 412,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
@@ -138,6 +147,10 @@ impl ApiError {
         {
             doc["field"] = json!(f);
         }
+        if let Self::LimitReached { limit, max, .. } = self {
+            doc["limit"] = json!(limit);
+            doc["max"] = json!(max);
+        }
         doc
     }
 
@@ -177,6 +190,16 @@ mod tests {
         let p = ApiError::Internal(anyhow::anyhow!("password=hunter2 in SQL")).problem("r2");
         assert_eq!(p["status"], 500);
         assert!(!p.to_string().contains("hunter2"));
+        let p = ApiError::LimitReached {
+            limit: "hold_max_units_per_user",
+            max: 50,
+            detail: "too many units held".into(),
+        }
+        .problem("r3");
+        assert_eq!(
+            (&p["status"], &p["limit"], &p["max"]),
+            (&json!(409), &json!("hold_max_units_per_user"), &json!(50))
+        );
         assert_eq!(
             ApiError::TooManyRequests { retry_after: 3 }.headers(),
             vec![("retry-after", "3".to_string())]

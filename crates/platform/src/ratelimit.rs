@@ -102,6 +102,25 @@ impl RateLimit {
         Self::resolve(group, read)
     }
 
+    /// The limit of a group that never falls back to `rate_limit_default`:
+    /// its own variable `rate_limit_<group>` if set and valid, else
+    /// `default` (a built-in spec, which must parse).
+    pub fn own(group: &str, default: &str) -> Self {
+        Self::resolve_own(group, default, |name| spin_sdk::variables::get(name).ok())
+    }
+
+    /// `own` with the variable lookup passed in.
+    pub fn resolve_own(group: &str, default: &str, read: impl Fn(&str) -> Option<String>) -> Self {
+        let name = format!("rate_limit_{group}");
+        if let Some(spec) = read(&name) {
+            match Self::parse(&spec) {
+                Ok(limit) => return limit,
+                Err(e) => log_warning("rate_limit_config", &format!("variable {name}: {e}")),
+            }
+        }
+        Self::parse(default).unwrap_or_default()
+    }
+
     /// `for_group` with the variable lookup passed in.
     fn resolve(group: &str, read: impl Fn(&str) -> Option<String>) -> Self {
         let mut candidates = Vec::with_capacity(2);
@@ -289,6 +308,16 @@ fn is_variable_suffix(group: &str) -> bool {
 /// empty. The bucket's `X-RateLimit-*` headers go on whatever the answer
 /// is, problems included.
 pub fn admit(req: &Request, ctx: &Context, group: &str) -> Result<(), ApiError> {
+    admit_with(req, ctx, group, &RateLimit::for_group(group))
+}
+
+/// `admit` with the group's limit given.
+pub fn admit_with(
+    req: &Request,
+    ctx: &Context,
+    group: &str,
+    limit: &RateLimit,
+) -> Result<(), ApiError> {
     // An invalid token is the handler's to reject; here it only means the
     // client is counted by address.
     let principal = ctx.principal().ok().flatten();
@@ -296,7 +325,7 @@ pub fn admit(req: &Request, ctx: &Context, group: &str) -> Result<(), ApiError> 
         ctx.redis_if_up(),
         &identity_of(principal, req),
         group,
-        &RateLimit::for_group(group),
+        limit,
     )
     .enforce(ctx)
 }

@@ -6,8 +6,14 @@ use spin_sdk::redis::{Connection, Error as RedisError, RedisParameter, RedisResu
 
 use crate::problem::ApiError;
 
-/// Name of the Spin variable holding the Redis address.
+/// Name of the Spin variable holding the Redis address: sessions, rate
+/// limits, breakers, revocations (state that must never be evicted).
 pub const REDIS_URL_VARIABLE: &str = "redis_url";
+/// Name of the Spin variable holding the cache's Redis address: a Redis of
+/// its own, bounded in memory and evicting least recently used keys, so
+/// that whatever anonymous readers make the cache hold never crowds out
+/// the state above.
+pub const CACHE_REDIS_URL_VARIABLE: &str = "cache_redis_url";
 
 /// An open Redis connection.
 pub struct Redis {
@@ -24,8 +30,13 @@ impl Redis {
     /// Opens the Redis named by the `redis_url` variable: 503 when it cannot
     /// be reached, 500 when the variable is missing (a deployment bug).
     pub fn open() -> Result<Self, ApiError> {
-        let url = spin_sdk::variables::get(REDIS_URL_VARIABLE)
-            .map_err(|e| ApiError::internal(format!("variable {REDIS_URL_VARIABLE}: {e}")))?;
+        Self::open_variable(REDIS_URL_VARIABLE)
+    }
+
+    /// Opens the Redis whose address the variable `name` holds.
+    pub fn open_variable(name: &str) -> Result<Self, ApiError> {
+        let url = spin_sdk::variables::get(name)
+            .map_err(|e| ApiError::internal(format!("variable {name}: {e}")))?;
         Self::open_url(&url)
     }
 

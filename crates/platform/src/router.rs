@@ -63,6 +63,10 @@ pub enum Limit {
     Default,
     /// This group.
     Group(&'static str),
+    /// This group, whose limit is its own variable or else this built-in
+    /// `"<capacity>/<refill>"`, never the general `rate_limit_default`
+    /// (for routes far costlier or more sensitive than the rest).
+    Own(&'static str, &'static str),
     /// None: the route is for monitors or does its own limiting.
     Unlimited,
 }
@@ -111,6 +115,13 @@ impl Route {
     /// The route draws from `group`'s bucket.
     pub const fn limit(mut self, group: &'static str) -> Self {
         self.limit = Limit::Group(group);
+        self
+    }
+
+    /// The route draws from `group`'s bucket, sized by the variable
+    /// `rate_limit_<group>` or else by `default` (see [`Limit::Own`]).
+    pub const fn limit_or(mut self, group: &'static str, default: &'static str) -> Self {
+        self.limit = Limit::Own(group, default);
         self
     }
 
@@ -218,12 +229,17 @@ pub async fn dispatch(
             return Err(not_found(req));
         }
     };
-    let group = match route.limit {
-        Limit::Default => default_limit,
-        Limit::Group(group) => Some(group),
-        Limit::Unlimited => None,
-    };
-    limit(req, ctx, group)?;
+    match route.limit {
+        Limit::Default => limit(req, ctx, default_limit)?,
+        Limit::Group(group) => limit(req, ctx, Some(group))?,
+        Limit::Own(group, default) => crate::ratelimit::admit_with(
+            req,
+            ctx,
+            group,
+            &crate::ratelimit::RateLimit::own(group, default),
+        )?,
+        Limit::Unlimited => {}
+    }
     req.set_params(params);
     route.handler.call(req, ctx).await
 }

@@ -23,7 +23,7 @@ pub use host::{Host, HostSpec, Runtime, StartFailure};
 pub use kafka::{Kafka, KafkaOptions};
 pub use paths::{free_port, repo_root, target_dir, TempDir};
 pub use prom::metric_sum;
-pub use redis::{Redis, RedisOptions};
+pub use redis::{MemoryLimit, Redis, RedisOptions};
 pub use registry::Registry;
 
 /// An HTTP client (one per call: each test has its own async runtime, and a

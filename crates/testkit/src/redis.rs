@@ -57,7 +57,40 @@ pub struct RedisOptions {
     pub durable: bool,
     /// A Redis already answering on `port` is used instead of failing.
     pub reuse: bool,
+    /// A memory bound and what to do at it; `None`: unbounded.
+    pub memory: Option<MemoryLimit>,
     pub output: Output,
+}
+
+/// `maxmemory` and `maxmemory-policy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryLimit {
+    /// As Redis writes it: `64mb`.
+    pub max: String,
+    /// `allkeys-lru`, `noeviction`, ...
+    pub policy: &'static str,
+}
+
+impl MemoryLimit {
+    /// A cache's bound: at `max`, the least recently used keys go.
+    pub fn cache(max: &str) -> Self {
+        Self {
+            max: max.to_string(),
+            policy: "allkeys-lru",
+        }
+    }
+}
+
+impl RedisOptions {
+    /// A throw-away cache: bounded at `max`, evicting least recently used
+    /// keys (what `cargo xtask up`, the tests and Kubernetes run for
+    /// `cache_redis_host`).
+    pub fn cache(max: &str) -> Self {
+        Self {
+            memory: Some(MemoryLimit::cache(max)),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for RedisOptions {
@@ -67,6 +100,7 @@ impl Default for RedisOptions {
             dir: None,
             durable: false,
             reuse: false,
+            memory: None,
             output: Output::Capture(None),
         }
     }
@@ -125,6 +159,14 @@ impl Redis {
         } else {
             command.args(["--save", "", "--appendonly", "no"]);
         }
+        if let Some(limit) = &options.memory {
+            command.args([
+                "--maxmemory",
+                &limit.max,
+                "--maxmemory-policy",
+                limit.policy,
+            ]);
+        }
         let mut service = Service::start("redis-server", &mut command, options.output)
             .map_err(|e| e.context("is redis-server installed? `cargo xtask setup` installs it"))?;
         wait_until(
@@ -138,6 +180,25 @@ impl Redis {
             port,
             _scratch: scratch,
         })
+    }
+
+    /// Sends one command (inline protocol, arguments without spaces) and
+    /// returns the raw reply: for tests that inspect or reconfigure the
+    /// server (`CONFIG SET maxmemory 4mb`, `INFO memory`, `DBSIZE`).
+    pub fn command(&self, args: &[&str]) -> Result<String> {
+        let mut stream = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(format!("{}\r\n", args.join(" ")).as_bytes())?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf)?;
+            reply.extend_from_slice(&buf[..n]);
+            if n == 0 || reply_complete(&reply) {
+                break;
+            }
+        }
+        Ok(String::from_utf8_lossy(&reply).into_owned())
     }
 
     /// Whether this Redis was already running (and will not be stopped here).
@@ -168,6 +229,24 @@ impl Redis {
     /// The address.
     pub fn addr(&self) -> SocketAddr {
         loopback(self.port)
+    }
+}
+
+/// Whether `reply` holds one whole RESP reply of the simple kinds a
+/// `command` reads (status, error, integer, or one bulk string).
+fn reply_complete(reply: &[u8]) -> bool {
+    let Some(first_line_end) = reply.windows(2).position(|w| w == b"\r\n") else {
+        return false;
+    };
+    match reply.first() {
+        Some(b'$') => {
+            let len: i64 = std::str::from_utf8(&reply[1..first_line_end])
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1);
+            len < 0 || reply.len() >= first_line_end + 2 + len as usize + 2
+        }
+        _ => true,
     }
 }
 

@@ -52,26 +52,50 @@ variable "redis_host" {
   }
 }
 
+variable "cache_redis_host" {
+  description = "host:port of the Redis for cached reads only, evicting at its limit (the data stage's cache_redis_host output)."
+  type        = string
+  default     = "redis-cache.spinshop.svc.cluster.local:6379"
+  validation {
+    condition     = can(regex("^[^/:\\s]+:[0-9]+$", var.cache_redis_host))
+    error_message = "cache_redis_host is host:port, as spin.toml uses it in redis://{{ cache_redis_host }}."
+  }
+}
+
 variable "kafka_bootstrap_servers" {
   description = "Kafka bootstrap servers (the data stage's kafka_bootstrap_servers output)."
   type        = string
   default     = "spinshop-kafka-bootstrap.spinshop.svc.cluster.local:9092"
 }
 
+variable "kafka_user" {
+  description = "The bridge's Kafka user (the data stage's kafka_bridge_user output): SCRAM user name and the Secret and key Strimzi keeps its password in."
+  type = object({
+    username = string
+    secret   = string
+    key      = optional(string, "password")
+  })
+  default = { username = "kafka-bridge", secret = "kafka-bridge", key = "password" }
+}
+
 variable "secrets_name" {
-  description = "Existing Secret with the app's secret variables (see README: internal_token, jwt_signing_key, psp_api_key...)."
+  description = "Existing Secret with the app's secret variables (see README: internal_token, jwt_signing_key, psp_api_key, and optionally admin_bootstrap_token)."
   type        = string
   default     = "spinshop-secrets"
 }
 
 variable "settings" {
-  description = "Plain values of spin.toml variables by name (redis_host is set from its own variable). Nothing secret: it would be stored in the state."
+  description = "Plain values of spin.toml variables by name, e.g. notify_allowed_hosts (redis_host and cache_redis_host are set from their own variables). Nothing secret: it would be stored in the state."
   type        = map(string)
   default     = {}
+  validation {
+    condition     = length(setintersection(keys(var.settings), ["internal_token", "jwt_signing_key", "psp_api_key", "admin_bootstrap_token"])) == 0
+    error_message = "internal_token, jwt_signing_key, psp_api_key and admin_bootstrap_token are secrets: put them in the Secret and map them in secret_settings / optional_secret_settings, never in settings (the state would hold them)."
+  }
 }
 
 variable "secret_settings" {
-  description = "spin.toml variables read from a key of secrets_name: variable name => key. Required: internal_token, jwt_signing_key."
+  description = "spin.toml variables read from a key of secrets_name, which must hold it: variable name => key. Required: internal_token, jwt_signing_key, psp_api_key."
   type        = map(string)
   default = {
     internal_token  = "internal_token"
@@ -79,8 +103,20 @@ variable "secret_settings" {
     psp_api_key     = "psp_api_key"
   }
   validation {
-    condition     = alltrue([for required in ["internal_token", "jwt_signing_key"] : contains(keys(var.secret_settings), required)])
-    error_message = "internal_token and jwt_signing_key are secrets spin.toml requires: map them to keys of the Secret."
+    condition     = alltrue([for required in ["internal_token", "jwt_signing_key", "psp_api_key"] : contains(keys(var.secret_settings), required)])
+    error_message = "internal_token, jwt_signing_key and psp_api_key are secrets spin.toml requires: map them to keys of the Secret."
+  }
+}
+
+variable "optional_secret_settings" {
+  description = "spin.toml variables read from a key of secrets_name that may be missing (the variable then keeps spin.toml's default): variable name => key. admin_bootstrap_token: present, it lets the first admin register; remove the key once one exists."
+  type        = map(string)
+  default = {
+    admin_bootstrap_token = "admin_bootstrap_token"
+  }
+  validation {
+    condition     = length(setintersection(keys(var.optional_secret_settings), keys(var.secret_settings))) == 0
+    error_message = "A variable is in both secret_settings and optional_secret_settings."
   }
 }
 

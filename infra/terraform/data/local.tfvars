@@ -15,6 +15,10 @@ redis = {
   max_memory   = "128mb"
 }
 
+redis_cache = {
+  max_memory = "64mb"
+}
+
 sqlite_volume = {
   size = "1Gi"
 }

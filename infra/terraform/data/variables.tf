@@ -50,13 +50,42 @@ variable "kafka" {
 }
 
 variable "redis" {
-  description = "Redis: volume size and class (null: the cluster's default), maxmemory."
+  description = "The state Redis (noeviction, append-only file): volume size and class (null: the cluster's default), maxmemory."
   type = object({
     storage_size  = optional(string, "1Gi")
     storage_class = optional(string)
     max_memory    = optional(string, "256mb")
   })
   default = {}
+}
+
+variable "redis_cache" {
+  description = "The cache Redis (cached reads only, no volume): maxmemory and what it evicts at that size."
+  type = object({
+    max_memory        = optional(string, "128mb")
+    max_memory_policy = optional(string, "allkeys-lru")
+  })
+  default = {}
+  validation {
+    condition     = var.redis_cache.max_memory_policy != "noeviction"
+    error_message = "The cache Redis must evict (e.g. allkeys-lru): with noeviction a full cache makes every cached read fail."
+  }
+}
+
+variable "kafka_bridge" {
+  description = "The Kafka client: its KafkaUser name (also the Secret holding its password), consumer group prefix (bridge.toml's group), and pod labels (the only pods in the namespace let through to the client port)."
+  type = object({
+    user       = optional(string, "kafka-bridge")
+    group      = optional(string, "spinshop-bridge")
+    pod_labels = optional(map(string), { "app.kubernetes.io/name" = "kafka-bridge", "app.kubernetes.io/part-of" = "spinshop" })
+  })
+  default = {}
+}
+
+variable "keda_namespace" {
+  description = "Namespace of KEDA, whose operator reads the bridge's consumer lag from Kafka."
+  type        = string
+  default     = "keda"
 }
 
 variable "sqlite_volume" {

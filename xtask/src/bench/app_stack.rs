@@ -21,6 +21,8 @@ use crate::stack::{App, AppSpec};
 /// with logs in `.spinshop/logs/bench-<name>-*.log`.
 pub(crate) struct AppStack {
     pub(crate) app: App,
+    /// Registers the benchmark's admin.
+    pub(crate) admin_bootstrap_token: String,
 }
 
 impl AppStack {
@@ -42,10 +44,12 @@ impl AppStack {
 
         let mut variables = secrets::local(repo)?;
         let internal_token = secrets::internal_token(&variables)?;
+        let admin_bootstrap_token = secrets::admin_bootstrap_token(&variables)?;
         variables.push((RATE_LIMIT.0.to_owned(), RATE_LIMIT.1.to_owned()));
         let spec = AppSpec {
             redis_port: None,
             reuse_redis: false,
+            cache_redis_port: None,
             kafka_port: None,
             listen: net::loopback(net::free_port()?),
             metrics_listen: net::loopback(net::free_port()?),
@@ -62,6 +66,7 @@ impl AppStack {
         process::catch_interrupts()?;
         Ok(Self {
             app: App::start(repo, spec)?,
+            admin_bootstrap_token,
         })
     }
 

@@ -12,7 +12,7 @@ use anyhow::{bail, Context as _, Result};
 use futures::StreamExt as _;
 
 use super::app_stack::AppStack;
-use super::client::{ms, quantile, Api, ADMIN_EMAIL};
+use super::client::{ms, quantile, Api};
 use super::histogram::Histogram;
 use super::load::open_loop;
 use super::results::{self, Machine};
@@ -77,7 +77,7 @@ pub fn run(repo: &Repo, options: &BridgeOptions) -> Result<()> {
         .enable_all()
         .build()
         .context("async runtime")?;
-    let admin = runtime.block_on(api.sign_in(ADMIN_EMAIL))?;
+    let admin = runtime.block_on(api.sign_in_admin(&stack.admin_bootstrap_token))?;
     let bridge_metrics = |addr: std::net::SocketAddr| {
         runtime.block_on(async move {
             Ok::<_, anyhow::Error>(

@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::app_stack::AppStack;
-use super::client::{epoch_ms, ms, quantile, Api, ADMIN_EMAIL};
+use super::client::{epoch_ms, ms, quantile, Api};
 use super::histogram::Histogram;
 use super::load::open_loop;
 use super::results::{self, Machine};
@@ -84,7 +84,7 @@ pub fn run(repo: &Repo, options: &SagaOptions) -> Result<()> {
         .build()
         .context("async runtime")?;
     let outcome = runtime.block_on(async {
-        let admin = api.sign_in(ADMIN_EMAIL).await?;
+        let admin = api.sign_in_admin(&stack.admin_bootstrap_token).await?;
         let mut customers = Vec::with_capacity(CUSTOMERS);
         for n in 0..CUSTOMERS {
             customers.push(

@@ -1,8 +1,10 @@
 //! The `infra/terraform` checks of `cargo xtask test`: `tofu fmt`, then
 //! `init` and `validate` of every stage, then `plan` of the stages whose
 //! providers can plan without a cluster, against a kubeconfig that points
-//! at a port nobody listens on. Each stage's `.terraform` goes under
-//! `.spinshop/tofu/`, so the checkout stays clean.
+//! at a port nobody listens on. The saved plans of the data and app stages
+//! are then read back (`tofu show -json`) and held to what
+//! [`plan_checks`](super::plan_checks) asserts. Each stage's `.terraform`
+//! and plan go under `.spinshop/tofu/`, so the checkout stays clean.
 
 use std::fs;
 use std::path::Path;
@@ -10,6 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result};
 
+use super::plan_checks;
 use super::tools::{self, Tools};
 use crate::process;
 use crate::repo::{self, Repo};
@@ -42,6 +45,8 @@ pub fn run(repo: &Repo) -> Result<()> {
             .args(["fmt", "-check", "-recursive", "-diff", "-no-color"])
             .arg(&infra),
     )?;
+    let bridge_group = bridge_group(repo.root())?;
+    let mut bridge_user = None;
     for stage in STAGES {
         let dir = infra.join(stage);
         let data_dir = scratch.join(stage);
@@ -55,8 +60,25 @@ pub fn run(repo: &Repo) -> Result<()> {
         process::run(stage_command(&tools, &dir, &data_dir).args(["validate", "-no-color"]))
             .with_context(|| format!("tofu validate of {stage}"))?;
         if PLANNED.contains(stage) {
-            process::run(&mut plan(&tools, &dir, &data_dir, &kubeconfig))
-                .with_context(|| format!("tofu plan of {stage}"))?;
+            let saved = scratch.join(format!("{stage}.tfplan"));
+            process::run(
+                plan(&tools, &dir, &data_dir, &kubeconfig).arg(format!("-out={}", saved.display())),
+            )
+            .with_context(|| format!("tofu plan of {stage}"))?;
+            match *stage {
+                "data" => {
+                    let plan = show(&tools, &dir, &data_dir, &saved)?;
+                    bridge_user = Some(plan_checks::check_data(&plan, &bridge_group)?);
+                }
+                "app" => {
+                    let user = bridge_user
+                        .as_deref()
+                        .context("the data stage is checked before the app stage")?;
+                    plan_checks::check_app(&show(&tools, &dir, &data_dir, &saved)?, user)?;
+                }
+                _ => continue,
+            }
+            eprintln!("tofu plan of {stage}: what plan_checks asserts holds");
         }
     }
     // infra/monitoring/ may hold no rules or dashboards yet: plan the
@@ -102,6 +124,32 @@ fn plan(tools: &Tools, dir: &Path, data_dir: &Path, kubeconfig: &Path) -> Comman
         .arg(format!("-var=kubeconfig_path={}", kubeconfig.display()))
         .arg(format!("-var=kube_context={FAKE_CONTEXT}"));
     command
+}
+
+/// A saved plan as `tofu show -json` prints it.
+fn show(tools: &Tools, dir: &Path, data_dir: &Path, saved: &Path) -> Result<serde_json::Value> {
+    let text = process::run_captured(
+        stage_command(tools, dir, data_dir)
+            .args(["show", "-json", "-no-color"])
+            .arg(saved),
+    )?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("`tofu show -json {}` printed no JSON", saved.display()))
+}
+
+/// The bridge's consumer group prefix: `group` in kafka-bridge/bridge.toml
+/// (the bridge's own default when the file has none).
+fn bridge_group(root: &Path) -> Result<String> {
+    let path = root.join("kafka-bridge/bridge.toml");
+    let text =
+        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bridge: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not TOML", path.display()))?;
+    Ok(bridge
+        .get("group")
+        .and_then(|g| g.as_str())
+        .unwrap_or("spinshop-bridge")
+        .to_owned())
 }
 
 /// The one context of [`FAKE_KUBECONFIG`].

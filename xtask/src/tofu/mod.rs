@@ -2,4 +2,5 @@
 //! the checks `cargo xtask test` runs with them.
 
 pub mod check;
+mod plan_checks;
 pub mod tools;

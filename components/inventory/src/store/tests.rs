@@ -117,3 +117,34 @@ fn levels_change_only_at_the_expected_version_and_deleted_stock_is_gone() {
     let gone = reserve(&db, "r9", None, None, &[line("lamp", 1)], 10).expect("reserve");
     assert_eq!(gone.expect_err("deleted")[0].reason, "unknown_product");
 }
+
+#[test]
+fn holdings_count_a_customers_live_holds_only() {
+    let db = stocked();
+    reserve(&db, "h1", None, Some("ann"), &[line("lamp", 2)], 100)
+        .expect("reserve")
+        .expect("ok");
+    reserve(&db, "h2", None, Some("ann"), &[line("desk", 1)], 50)
+        .expect("reserve")
+        .expect("ok");
+    // An order's reservation and another customer's hold are not Ann's.
+    reserve(&db, "o", Some("o1"), Some("ann"), &[line("lamp", 1)], 100)
+        .expect("reserve")
+        .expect("ok");
+    assert_eq!(
+        holdings(&db, "ann", 10).expect("read"),
+        Holdings { open: 2, units: 3 }
+    );
+    // Past its expiry a hold no longer counts, released or not.
+    assert_eq!(
+        holdings(&db, "ann", 60).expect("read"),
+        Holdings { open: 1, units: 2 }
+    );
+    let h1 = reservation(&db, "h1").expect("read").expect("h1");
+    assert!(close(&db, &h1, Close::Release, Some("cancelled")).expect("release"));
+    assert_eq!(
+        holdings(&db, "ann", 10).expect("read"),
+        Holdings { open: 1, units: 1 }
+    );
+    assert_eq!(holdings(&db, "bob", 10).expect("read"), Holdings::default());
+}

@@ -4,7 +4,7 @@
 //! events go out. Storage applies a [`Change`] with a conditional update,
 //! so a duplicate or racing input can never apply twice.
 
-use super::{OrderStatus, SagaStep};
+use super::{OrderStatus, PricedLine, SagaStep};
 
 /// Where an order is, as far as the saga is concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,8 +18,14 @@ pub struct SagaState {
 /// What happened to the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SagaInput {
-    /// `inventory.reserved`.
-    StockReserved { reservation_id: String },
+    /// `inventory.reserved`, with the lines inventory holds.
+    StockReserved {
+        reservation_id: String,
+        lines: Vec<(String, u32)>,
+    },
+    /// `inventory.reserved` for lines other than the order's: never sold
+    /// for this order (see [`check_reservation`]).
+    ReservationMismatch { reservation_id: String },
     /// `inventory.reservation_failed`, with the products that failed.
     ReservationFailed { product_ids: Vec<String> },
     /// `payment.succeeded`.
@@ -94,7 +100,29 @@ pub fn decide(state: &SagaState, input: &SagaInput) -> Decision {
     use SagaStep as P;
     let at = (state.status, state.step);
     match input {
-        SagaInput::StockReserved { reservation_id } => match at {
+        SagaInput::ReservationMismatch { reservation_id } => match at {
+            (S::Pending, P::Reserving) => {
+                let reason = "reservation_mismatch".to_string();
+                Decision::Apply(Change {
+                    next: Some((S::Cancelled, P::Cancelled)),
+                    reason: Some(reason.clone()),
+                    reservation_id: Some(reservation_id.clone()),
+                    payment_id: None,
+                    commands: vec![
+                        Command::ReleaseStock {
+                            reservation_id: Some(reservation_id.clone()),
+                            reason: reason.clone(),
+                        },
+                        Command::AnnounceCancelled { reason },
+                    ],
+                    detail: format!(
+                        "reservation {reservation_id} does not hold the order's lines; released and cancelled"
+                    ),
+                })
+            }
+            _ => Decision::Ignore,
+        },
+        SagaInput::StockReserved { reservation_id, .. } => match at {
             (S::Pending, P::Reserving) => Decision::Apply(Change {
                 next: Some((S::Pending, P::Charging)),
                 reason: None,
@@ -221,6 +249,34 @@ fn refund(payment_id: &str, reason: &str, record: bool) -> Decision {
             "payment {payment_id} arrived for a settled order; refund requested ({reason})"
         ),
     })
+}
+
+/// An `inventory.reserved` answer as the saga may take it: a reservation
+/// that holds exactly the order's lines (as product and quantity, in any
+/// order), or else a [`SagaInput::ReservationMismatch`]. Other inputs pass
+/// unchanged.
+pub fn check_reservation(input: SagaInput, order_lines: &[PricedLine]) -> SagaInput {
+    let SagaInput::StockReserved {
+        reservation_id,
+        mut lines,
+    } = input
+    else {
+        return input;
+    };
+    let mut wanted: Vec<(String, u32)> = order_lines
+        .iter()
+        .map(|l| (l.product_id.clone(), l.quantity))
+        .collect();
+    wanted.sort();
+    lines.sort();
+    if lines == wanted {
+        SagaInput::StockReserved {
+            reservation_id,
+            lines,
+        }
+    } else {
+        SagaInput::ReservationMismatch { reservation_id }
+    }
 }
 
 /// Whether a step that started at `started_ms` has waited too long.

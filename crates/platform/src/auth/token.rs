@@ -31,6 +31,10 @@ pub const PUBLIC_KEYS_VARIABLE: &str = "jwt_public_keys";
 struct AccessClaims {
     email: String,
     role: Role,
+    /// The session (login) the token belongs to: logging out, or a
+    /// refresh token's reuse, revokes every token of the session at once.
+    #[serde(default)]
+    sid: String,
 }
 
 /// A freshly signed access token.
@@ -77,7 +81,8 @@ impl TokenIssuer {
             .map_err(ApiError::internal)
     }
 
-    /// Signs a token for `user_id`, valid for `ttl_secs`.
+    /// Signs a token for `user_id`, valid for `ttl_secs`, in a session of
+    /// its own.
     pub fn issue(
         &self,
         user_id: &str,
@@ -85,10 +90,25 @@ impl TokenIssuer {
         role: Role,
         ttl_secs: u64,
     ) -> Result<IssuedToken, ApiError> {
+        let session = uuid::Uuid::now_v7().to_string();
+        self.issue_in_session(user_id, email, role, &session, ttl_secs)
+    }
+
+    /// Signs a token for `user_id` in the session `session_id`, valid for
+    /// `ttl_secs`.
+    pub fn issue_in_session(
+        &self,
+        user_id: &str,
+        email: &str,
+        role: Role,
+        session_id: &str,
+        ttl_secs: u64,
+    ) -> Result<IssuedToken, ApiError> {
         let jti = uuid::Uuid::now_v7().to_string();
         let custom = AccessClaims {
             email: email.to_string(),
             role,
+            sid: session_id.to_string(),
         };
         let claims = Claims::with_custom_claims(custom, Duration::from_secs(ttl_secs))
             .with_issuer(ISSUER)
@@ -209,6 +229,9 @@ fn principal_from(claims: JWTClaims<AccessClaims>) -> Result<Principal, ApiError
         role: claims.custom.role,
         token_id: claims
             .jwt_id
+            .filter(|s| !s.is_empty())
+            .ok_or_else(incomplete)?,
+        session_id: Some(claims.custom.sid)
             .filter(|s| !s.is_empty())
             .ok_or_else(incomplete)?,
         expires_at,

@@ -131,6 +131,7 @@ fn identities_use_the_user_or_the_bare_client_address() {
         email: "e@x.y".into(),
         role: Role::Customer,
         token_id: "t".into(),
+        session_id: "s".into(),
         expires_at: 0,
     };
     assert_eq!(identity_of(Some(&p), &req("10.0.0.7:1")), "user:u-9");

@@ -103,16 +103,17 @@ resource "kubernetes_network_policy_v1" "app" {
   }
 }
 
-# Redis: from the app only.
+# Each Redis (state and cache): from the app only.
 resource "kubernetes_network_policy_v1" "redis" {
+  for_each = var.redis_pod_labels
   metadata {
-    name      = "redis-ingress"
+    name      = "${each.key}-ingress"
     namespace = var.namespace
     labels    = local.labels
   }
   spec {
     pod_selector {
-      match_labels = var.redis_pod_labels
+      match_labels = each.value
     }
     policy_types = ["Ingress"]
     ingress {
@@ -121,8 +122,18 @@ resource "kubernetes_network_policy_v1" "redis" {
           match_labels = var.app_pod_labels
         }
       }
+      ports {
+        protocol = "TCP"
+        port     = "6379"
+      }
     }
   }
+}
+
+# The policy was one before the cache Redis had its own.
+moved {
+  from = kubernetes_network_policy_v1.redis
+  to   = kubernetes_network_policy_v1.redis["redis"]
 }
 
 # The bridge's /metrics: from Prometheus only.
@@ -147,7 +158,13 @@ resource "kubernetes_network_policy_v1" "bridge" {
   }
 }
 
-# Kafka: its own nodes, the Strimzi operators, the bridge, and KEDA (lag).
+# Kafka, port by port (NetworkPolicies add up: this one only ever widens
+# what Strimzi's own policy, made from the Kafka resource, allows).
+# The client listener: the bridge, and KEDA's operator reading its lag.
+# Strimzi's ports: 9090 (KRaft controllers) and 9091 (replication, and
+# the TLS listener its operators use) from the cluster's own pods (nodes,
+# entity operator) and the cluster operator; 8443 (the node agent) from
+# the cluster operator; 9404 (metrics, once enabled) from Prometheus.
 resource "kubernetes_network_policy_v1" "kafka" {
   metadata {
     name      = "kafka-ingress"
@@ -162,22 +179,65 @@ resource "kubernetes_network_policy_v1" "kafka" {
     ingress {
       from {
         pod_selector {
-          match_labels = var.kafka_pod_labels
-        }
-      }
-      from {
-        pod_selector {
           match_labels = var.bridge_pod_labels
         }
       }
       from {
         namespace_selector {
-          match_expressions {
-            key      = "kubernetes.io/metadata.name"
-            operator = "In"
-            values   = concat(var.operator_namespaces, [var.monitoring_namespace])
-          }
+          match_labels = { "kubernetes.io/metadata.name" = var.keda_namespace }
         }
+      }
+      ports {
+        protocol = "TCP"
+        port     = tostring(var.kafka_client_port)
+      }
+    }
+    ingress {
+      from {
+        pod_selector {
+          match_labels = var.kafka_pod_labels
+        }
+      }
+      from {
+        namespace_selector {
+          match_labels = { "kubernetes.io/metadata.name" = var.strimzi_namespace }
+        }
+        pod_selector {
+          match_labels = { "strimzi.io/kind" = "cluster-operator" }
+        }
+      }
+      ports {
+        protocol = "TCP"
+        port     = "9090"
+      }
+      ports {
+        protocol = "TCP"
+        port     = "9091"
+      }
+    }
+    ingress {
+      from {
+        namespace_selector {
+          match_labels = { "kubernetes.io/metadata.name" = var.strimzi_namespace }
+        }
+        pod_selector {
+          match_labels = { "strimzi.io/kind" = "cluster-operator" }
+        }
+      }
+      ports {
+        protocol = "TCP"
+        port     = "8443"
+      }
+    }
+    ingress {
+      from {
+        namespace_selector {
+          match_labels = local.from_namespace.monitoring
+        }
+      }
+      ports {
+        protocol = "TCP"
+        port     = "9404"
       }
     }
   }

@@ -19,8 +19,8 @@ variable "bridge_pod_labels" {
 }
 
 variable "redis_pod_labels" {
-  description = "Labels of the Redis pod."
-  type        = map(string)
+  description = "Labels of each Redis's pod, by Redis name (the state Redis and the cache): only the app may reach them."
+  type        = map(map(string))
 }
 
 variable "kafka_pod_labels" {
@@ -75,10 +75,24 @@ variable "monitoring_namespace" {
   nullable    = false
 }
 
-variable "operator_namespaces" {
-  description = "Namespaces of the Strimzi and KEDA operators, which talk to the Kafka cluster."
-  type        = list(string)
-  default     = ["strimzi", "keda"]
+variable "strimzi_namespace" {
+  description = "Namespace of the Strimzi cluster operator, which manages the Kafka nodes (controller, replication and agent ports)."
+  type        = string
+  default     = "strimzi"
+  nullable    = false
+}
+
+variable "keda_namespace" {
+  description = "Namespace of KEDA, whose operator reads the bridge's consumer lag on the client port."
+  type        = string
+  default     = "keda"
+  nullable    = false
+}
+
+variable "kafka_client_port" {
+  description = "Kafka's client listener (the data stage's, SCRAM-authenticated)."
+  type        = number
+  default     = 9092
   nullable    = false
 }
 

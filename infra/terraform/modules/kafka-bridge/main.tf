@@ -2,6 +2,19 @@ locals {
   name   = "kafka-bridge"
   labels = { "app.kubernetes.io/name" = local.name, "app.kubernetes.io/part-of" = "spinshop" }
   config = "/etc/kafka-bridge"
+  # The bridge reads these on start-up and sets them on every Kafka client
+  # it makes; the password comes from its Secret, never from the ConfigMap.
+  kafka_env = var.kafka_credentials == null ? {} : {
+    BRIDGE_KAFKA_SECURITY_PROTOCOL = var.kafka_credentials.protocol
+    BRIDGE_KAFKA_SASL_MECHANISM    = var.kafka_credentials.mechanism
+    BRIDGE_KAFKA_SASL_USERNAME     = var.kafka_credentials.username
+  }
+  # KEDA's names for the same mechanisms.
+  keda_sasl = {
+    "SCRAM-SHA-512" = "scram_sha512"
+    "SCRAM-SHA-256" = "scram_sha256"
+    "PLAIN"         = "plaintext"
+  }
 }
 
 resource "kubernetes_config_map_v1" "config" {
@@ -56,10 +69,34 @@ resource "kubernetes_deployment_v1" "bridge" {
               }
             }
           }
+          dynamic "env" {
+            for_each = local.kafka_env
+            content {
+              name  = env.key
+              value = env.value
+            }
+          }
+          dynamic "env" {
+            for_each = var.kafka_credentials == null ? [] : [var.kafka_credentials]
+            content {
+              name = "BRIDGE_KAFKA_SASL_PASSWORD"
+              value_from {
+                secret_key_ref {
+                  name = env.value.secret
+                  key  = env.value.key
+                }
+              }
+            }
+          }
           port {
             name           = "metrics"
             container_port = 9095
           }
+          # /health checks Kafka and the app: right for readiness, wrong
+          # for liveness, where either one's outage would restart a bridge
+          # that only has to wait (librdkafka reconnects by itself, and
+          # the outboxes keep every event meanwhile). Liveness asks only
+          # that the process still serves its port.
           readiness_probe {
             http_get {
               path = "/health"
@@ -68,8 +105,7 @@ resource "kubernetes_deployment_v1" "bridge" {
             period_seconds = 5
           }
           liveness_probe {
-            http_get {
-              path = "/health"
+            tcp_socket {
               port = "metrics"
             }
             period_seconds    = 10
@@ -133,11 +169,32 @@ resource "kubernetes_pod_disruption_budget_v1" "bridge" {
   }
 }
 
+# KEDA reads the lag as the bridge's Kafka user: the user name from the
+# bridge's own environment, the password from Strimzi's Secret.
+locals {
+  keda_authentication = var.kafka_credentials == null ? [] : [{
+    apiVersion = "keda.sh/v1alpha1"
+    kind       = "TriggerAuthentication"
+    metadata   = { name = local.name, namespace = var.namespace, labels = local.labels }
+    spec = {
+      env = [{ parameter = "username", name = "BRIDGE_KAFKA_SASL_USERNAME", containerName = local.name }]
+      secretTargetRef = [
+        { parameter = "password", name = var.kafka_credentials.secret, key = var.kafka_credentials.key },
+      ]
+    }
+  }]
+  keda_sasl_metadata = var.kafka_credentials == null ? {} : {
+    sasl = local.keda_sasl[var.kafka_credentials.mechanism]
+    tls  = var.kafka_credentials.protocol == "SASL_SSL" ? "enable" : "disable"
+  }
+  keda_authentication_ref = var.kafka_credentials == null ? {} : { authenticationRef = { name = local.name } }
+}
+
 module "autoscaling" {
   source    = "../custom-resources"
   name      = "kafka-bridge-scaling"
   namespace = var.namespace
-  objects = [{
+  objects = concat(local.keda_authentication, [{
     apiVersion = "keda.sh/v1alpha1"
     kind       = "ScaledObject"
     metadata   = { name = local.name, namespace = var.namespace, labels = local.labels }
@@ -147,16 +204,16 @@ module "autoscaling" {
       minReplicaCount = 1
       maxReplicaCount = var.max_replicas
       triggers = [
-        for topic in sort(keys(var.lag_topics)) : {
+        for topic in sort(keys(var.lag_topics)) : merge({
           type = "kafka"
-          metadata = {
+          metadata = merge({
             bootstrapServers = var.bootstrap_servers
             consumerGroup    = "${var.consumer_group}.${var.lag_topics[topic]}"
             topic            = topic
             lagThreshold     = tostring(var.lag_threshold)
-          }
-        }
+          }, local.keda_sasl_metadata)
+        }, local.keda_authentication_ref)
       ]
     }
-  }]
+  }])
 }

@@ -40,6 +40,25 @@ variable "internal_token" {
   type        = object({ secret = string, key = string })
 }
 
+variable "kafka_credentials" {
+  description = "The bridge's Kafka user: SCRAM user name, the existing Secret and key holding its password (Strimzi's KafkaUser Secret, key password), mechanism and protocol. null: connect without authentication."
+  type = object({
+    username  = string
+    secret    = string
+    key       = optional(string, "password")
+    mechanism = optional(string, "SCRAM-SHA-512")
+    protocol  = optional(string, "SASL_PLAINTEXT")
+  })
+  default = null
+  validation {
+    condition = var.kafka_credentials == null || (
+      contains(["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"], try(var.kafka_credentials.mechanism, "")) &&
+      contains(["SASL_PLAINTEXT", "SASL_SSL"], try(var.kafka_credentials.protocol, ""))
+    )
+    error_message = "mechanism is SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN; protocol is SASL_PLAINTEXT or SASL_SSL (credentials are not sent otherwise)."
+  }
+}
+
 variable "consumer_group" {
   description = "The bridge's consumer group prefix (bridge.toml's group): components consume as <group>.<component>."
   type        = string

@@ -1,5 +1,5 @@
 output "bootstrap_servers" {
-  description = "host:port of the cluster's plain listener, for kafka-bridge's --brokers."
+  description = "host:port of the cluster's client listener (SASL_PLAINTEXT, SCRAM-SHA-512), for kafka-bridge's --brokers."
   value       = "${var.cluster_name}-kafka-bootstrap.${var.namespace}.svc.cluster.local:9092"
 }
 
@@ -11,4 +11,9 @@ output "topics" {
 output "pod_labels" {
   description = "Labels every pod of the Kafka cluster carries, for NetworkPolicies."
   value       = local.cluster_label
+}
+
+output "bridge_user" {
+  description = "The bridge's SCRAM user name, and the Secret and key of its password (made by Strimzi's user operator)."
+  value       = { username = var.bridge_user, secret = var.bridge_user, key = "password" }
 }

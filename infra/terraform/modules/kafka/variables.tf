@@ -100,3 +100,37 @@ variable "dlq_retention_hours" {
     error_message = "Keep dead letters at least a day: someone has to look at them."
   }
 }
+
+variable "bridge_user" {
+  description = "KafkaUser of kafka-bridge: its SCRAM user name, and the name of the Secret Strimzi keeps its password in (key password)."
+  type        = string
+  default     = "kafka-bridge"
+  nullable    = false
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", var.bridge_user)) && length(var.bridge_user) <= 63
+    error_message = "A KafkaUser name is a DNS label: lowercase letters, digits and dashes."
+  }
+}
+
+variable "bridge_group" {
+  description = "The bridge's consumer group prefix (bridge.toml's group): its ACL covers every group whose name starts with it."
+  type        = string
+  default     = "spinshop-bridge"
+  nullable    = false
+  validation {
+    condition     = length(var.bridge_group) >= 3
+    error_message = "A prefix this short would cover other clients' groups."
+  }
+}
+
+variable "client_peers" {
+  description = "NetworkPolicy peers (podSelector / namespaceSelector objects) allowed to reach the client listener, e.g. the bridge's pods and KEDA's namespace."
+  # `any`: peers differ in shape (podSelector or namespaceSelector).
+  type     = any
+  nullable = false
+  validation {
+    # Strimzi reads an empty list as "open to every pod in the cluster".
+    condition     = length(var.client_peers) > 0
+    error_message = "List at least one peer: Strimzi opens the client port to everyone when there is none."
+  }
+}

@@ -2,6 +2,13 @@ locals {
   labels = { "app.kubernetes.io/name" = var.name, "app.kubernetes.io/part-of" = "spinshop" }
   # Redis says mb/gb; Kubernetes says Mi/Gi (close enough for a request).
   memory = replace(replace(var.max_memory, "mb", "Mi"), "gb", "Gi")
+  # Without persistence nothing is written: no append-only file and no
+  # snapshots (`--save ""`), so a restart starts empty.
+  persistence_args = var.persistence ? ["--appendonly", "yes"] : ["--appendonly", "no", "--save", ""]
+  args = concat(
+    local.persistence_args,
+    ["--maxmemory", var.max_memory, "--maxmemory-policy", var.max_memory_policy, "--dir", "/data"],
+  )
 }
 
 resource "kubernetes_service_v1" "redis" {
@@ -20,9 +27,10 @@ resource "kubernetes_service_v1" "redis" {
   }
 }
 
-# One node with an append-only file: carts and sessions survive a restart.
-# No password: spin.toml's redis_host is host:port, so access is limited by
-# the app stage's NetworkPolicies instead.
+# One node. With persistence (the state Redis) an append-only file on a
+# volume, so carts and sessions survive a restart; without it (the cache) a
+# scratch directory. No password: spin.toml's redis_host is host:port, so
+# access is limited by the app stage's NetworkPolicies instead.
 resource "kubernetes_stateful_set_v1" "redis" {
   metadata {
     name      = var.name
@@ -48,7 +56,7 @@ resource "kubernetes_stateful_set_v1" "redis" {
         container {
           name  = "redis"
           image = var.image
-          args  = ["--appendonly", "yes", "--maxmemory", var.max_memory, "--maxmemory-policy", "noeviction", "--dir", "/data"]
+          args  = local.args
           port {
             name           = "redis"
             container_port = 6379
@@ -70,17 +78,27 @@ resource "kubernetes_stateful_set_v1" "redis" {
             allow_privilege_escalation = false
           }
         }
+        dynamic "volume" {
+          for_each = var.persistence ? [] : ["data"]
+          content {
+            name = volume.value
+            empty_dir {}
+          }
+        }
       }
     }
-    volume_claim_template {
-      metadata {
-        name = "data"
-      }
-      spec {
-        access_modes       = ["ReadWriteOnce"]
-        storage_class_name = var.storage_class
-        resources {
-          requests = { storage = var.storage_size }
+    dynamic "volume_claim_template" {
+      for_each = var.persistence ? ["data"] : []
+      content {
+        metadata {
+          name = volume_claim_template.value
+        }
+        spec {
+          access_modes       = ["ReadWriteOnce"]
+          storage_class_name = var.storage_class
+          resources {
+            requests = { storage = var.storage_size }
+          }
         }
       }
     }

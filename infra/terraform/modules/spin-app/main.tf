@@ -10,7 +10,10 @@ locals {
       for name in sort(keys(var.secret_settings)) : {
         name = name
         valueFrom = {
-          secretKeyRef = { name = var.secret_settings[name].secret, key = var.secret_settings[name].key }
+          secretKeyRef = merge(
+            { name = var.secret_settings[name].secret, key = var.secret_settings[name].key },
+            var.secret_settings[name].optional ? { optional = true } : {},
+          )
         }
       }
     ],
@@ -50,6 +53,9 @@ locals {
       runtimeConfig = {
         sqliteDatabases = local.sqlite_databases
       }
+      # Liveness must not depend on Redis or SQLite: a restart cures
+      # neither and kills the sagas in flight. Readiness does, and only
+      # stops traffic until they answer again.
       checks = {
         liveness  = { httpGet = { path = var.health_path }, periodSeconds = 10 }
         readiness = { httpGet = { path = var.ready_path }, periodSeconds = 5 }
@@ -70,6 +76,10 @@ resource "terraform_data" "sqlite_single_pod" {
     precondition {
       condition     = !local.uses_volume || (var.replicas == 1 && !var.autoscaling)
       error_message = "SQLite files on a volume (${join(", ", local.sqlite_labels)}) take one pod: set replicas = 1 and autoscaling = false, or move those databases to libsql."
+    }
+    precondition {
+      condition     = var.health_path != var.ready_path
+      error_message = "Liveness and readiness probe the same route (${var.health_path}): a dependency outage would then restart the pods. Liveness is /health, readiness /ready."
     }
     precondition {
       condition     = length(setintersection(keys(var.settings), keys(var.secret_settings))) == 0

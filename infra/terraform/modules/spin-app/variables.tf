@@ -70,10 +70,11 @@ variable "settings" {
 }
 
 variable "secret_settings" {
-  description = "spin.toml variables read from existing Kubernetes Secrets: variable name => { secret, key }. Values never pass through OpenTofu."
+  description = "spin.toml variables read from existing Kubernetes Secrets: variable name => { secret, key, optional }. Values never pass through OpenTofu. optional = true: the pod starts without the key, and the variable keeps spin.toml's default."
   type = map(object({
-    secret = string
-    key    = string
+    secret   = string
+    key      = string
+    optional = optional(bool, false)
   }))
   default  = {}
   nullable = false
@@ -111,15 +112,19 @@ variable "sqlite_volume_claim" {
 }
 
 variable "health_path" {
-  description = "Route the kubelet probes for liveness."
+  description = "Route the kubelet probes for liveness: 200 whenever the app answers, whatever its dependencies do, so an outage of Redis or a database never restarts the pods."
   type        = string
   default     = "/health"
   nullable    = false
 }
 
 variable "ready_path" {
-  description = "Route the kubelet probes for readiness (SQLite and Redis answer)."
+  description = "Route the kubelet probes for readiness: 503 while SQLite or Redis fail, which only takes the pod out of its Service until they recover."
   type        = string
-  default     = "/health"
+  default     = "/ready"
   nullable    = false
+  validation {
+    condition     = startswith(var.ready_path, "/")
+    error_message = "Give a path such as /ready."
+  }
 }

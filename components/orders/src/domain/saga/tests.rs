@@ -23,7 +23,71 @@ fn change(d: Decision) -> Change {
 fn reserved(id: &str) -> SagaInput {
     SagaInput::StockReserved {
         reservation_id: id.into(),
+        lines: vec![("p1".into(), 1)],
     }
+}
+
+fn priced(product_id: &str, quantity: u32) -> PricedLine {
+    PricedLine {
+        product_id: product_id.into(),
+        quantity,
+        unit_price_cents: 100,
+    }
+}
+
+#[test]
+fn only_a_reservation_of_the_orders_own_lines_is_taken() {
+    let order = [priced("a", 1), priced("b", 2)];
+    let answer = |lines: &[(&str, u32)]| SagaInput::StockReserved {
+        reservation_id: "r9".into(),
+        lines: lines.iter().map(|(p, q)| ((*p).to_string(), *q)).collect(),
+    };
+    assert!(matches!(
+        check_reservation(answer(&[("b", 2), ("a", 1)]), &order),
+        SagaInput::StockReserved { .. }
+    ));
+    for wrong in [
+        &[("a", 7), ("b", 2)][..],
+        &[("a", 1)],
+        &[("a", 1), ("b", 2), ("c", 1)],
+    ] {
+        assert_eq!(
+            check_reservation(answer(wrong), &order),
+            SagaInput::ReservationMismatch {
+                reservation_id: "r9".into()
+            },
+            "{wrong:?}"
+        );
+    }
+    let c = change(decide(
+        &state(S::Pending, P::Reserving),
+        &SagaInput::ReservationMismatch {
+            reservation_id: "r9".into(),
+        },
+    ));
+    assert_eq!(c.next, Some((S::Cancelled, P::Cancelled)));
+    assert_eq!(
+        c.commands,
+        vec![
+            Command::ReleaseStock {
+                reservation_id: Some("r9".into()),
+                reason: "reservation_mismatch".into()
+            },
+            Command::AnnounceCancelled {
+                reason: "reservation_mismatch".into()
+            }
+        ],
+        "the stray reservation is given back, never sold"
+    );
+    assert_eq!(
+        decide(
+            &state(S::Pending, P::Charging),
+            &SagaInput::ReservationMismatch {
+                reservation_id: "r9".into()
+            }
+        ),
+        Decision::Ignore
+    );
 }
 
 fn paid(id: &str) -> SagaInput {

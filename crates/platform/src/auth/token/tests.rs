@@ -167,3 +167,35 @@ fn bad_key_configuration_is_explained() {
     assert!(!err.contains("c2VjcmV0"));
     assert!(TokenIssuer::new(RFC8410_PRIVATE, " ").is_err());
 }
+
+#[test]
+fn tokens_carry_their_session_and_one_without_a_session_is_refused() {
+    let (issuer, public) = generated("k1");
+    let verifier = TokenVerifier::parse(&format!("k1={public}")).expect("keys");
+    let issued = issuer
+        .issue_in_session("u", "e@x.y", Role::Customer, "session-7", 60)
+        .expect("issue");
+    assert_eq!(
+        verifier.verify(&issued.token).expect("verify").session_id,
+        "session-7"
+    );
+    let one_off = issuer
+        .issue("u", "e@x.y", Role::Customer, 60)
+        .expect("issue");
+    let p = verifier.verify(&one_off.token).expect("verify");
+    assert!(!p.session_id.is_empty() && p.session_id != "session-7");
+    // Signed correctly but without `sid`: it could never be revoked.
+    let claims = Claims::with_custom_claims(
+        serde_json::json!({"email": "e@x.y", "role": "admin"}),
+        Duration::from_secs(60),
+    )
+    .with_issuer(ISSUER)
+    .with_audience(ISSUER)
+    .with_subject("u")
+    .with_jwt_id("j");
+    let token = issuer.key.sign(claims).expect("sign");
+    assert_eq!(
+        verifier.verify(&token).expect_err("no sid").to_string(),
+        "token lacks required claims"
+    );
+}
