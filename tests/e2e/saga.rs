@@ -29,7 +29,7 @@ pub(crate) async fn stock(stack: &Stack, id: &str) -> (i64, i64, i64) {
 }
 
 /// Places an order; returns the 202 body and the request id it ran under.
-async fn place(
+pub(crate) async fn place(
     stack: &Stack,
     token: &str,
     lines: &[(&str, u32)],
@@ -119,7 +119,7 @@ pub(crate) async fn payments_of(stack: &Stack, token: &str, order: &str) -> Vec<
 
 /// Registers and logs in a customer through the users API; returns the
 /// access token and the user id.
-async fn customer(stack: &Stack, email: &str) -> (String, String) {
+pub(crate) async fn customer(stack: &Stack, email: &str) -> (String, String) {
     let r = client()
         .post(stack.url("/api/auth/register"))
         .json(&json!({"email": email, "password": "a long enough secret", "name": "Ann"}))

@@ -3,17 +3,20 @@
 //! the host's test guest (`bench/host/spin.toml`). `cargo xtask bench
 //! bridge` (in [`bridge`]): events end to end through Kafka and
 //! `kafka-bridge`. `cargo xtask bench saga` (in [`saga`]): orders placed
-//! through the API and their sagas through the same stack. Figures go to
-//! `bench/RESULTS.md`.
+//! through the API and their sagas through the same stack. `cargo xtask
+//! bench search` (in [`search`]): the search read model at catalog sizes.
+//! Figures go to `bench/RESULTS.md`.
 
 mod app_stack;
 mod bridge;
 mod client;
+mod corpus;
 mod guest;
 mod histogram;
 mod load;
 mod results;
 mod saga;
+mod search;
 mod wrk;
 
 use std::fs;
@@ -34,6 +37,7 @@ use crate::setup::{self, Prerequisite};
 
 pub use bridge::{run as bridge, BridgeOptions};
 pub use saga::{run as saga, SagaOptions};
+pub use search::{run as search, SearchOptions};
 
 /// The pinned Apache Kafka version, for the records.
 fn kafka_version() -> String {

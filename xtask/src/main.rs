@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
 
-use bench::{BenchOptions, BridgeOptions, SagaOptions};
+use bench::{BenchOptions, BridgeOptions, SagaOptions, SearchOptions};
 use repo::Repo;
 
 const USAGE: &str = "\
@@ -60,6 +60,14 @@ COMMANDS:
                           <= 250 ms; appends the figures to bench/RESULTS.md
         --rate <N[,N...]>     arrival rates, orders/s, each run in turn [default: 25,50,100,150]
         --seconds <N>         how long each rate runs [default: 15]
+    bench search [OPTIONS]
+                          seed the search read model with a synthetic catalog, load searches and
+                          suggestions with wrk, read the index size, time catalog write -> found
+                          by search; appends the figures to bench/RESULTS.md
+        --products <N[,N...]> catalog sizes, each measured in turn [default: 10000,100000]
+        --duration <D>        wrk's run per scenario [default: 10s]
+        --connections <N>     wrk's connections [default: 16]
+        --fresh <N>           catalog writes timed for freshness, at 10/s [default: 100]
     infra                 build OpenTofu if missing, then check infra/terraform as `test` does
                           (tofu fmt, init, validate, plan against no cluster)
     package               build the components and write the app's OCI image (what SpinKube runs)
@@ -95,6 +103,7 @@ enum Command {
     BenchHost(BenchOptions),
     BenchBridge(BridgeOptions),
     BenchSaga(SagaOptions),
+    BenchSearch(SearchOptions),
     Infra,
     Package,
     Push { target: oci::Target },
@@ -135,10 +144,15 @@ fn parse_args(args: &[String]) -> Result<Command> {
             Some((target, options)) if target == "saga" => {
                 parse_saga_options(options).map(Command::BenchSaga)
             }
+            Some((target, options)) if target == "search" => {
+                parse_search_options(options).map(Command::BenchSearch)
+            }
             Some((target, _)) => bail!(
-                "unknown benchmark {target:?}; there are `bench host`, `bench bridge` and `bench saga`"
+                "unknown benchmark {target:?}; there are `bench host`, `bench bridge`, `bench saga` and `bench search`"
             ),
-            None => bail!("`bench` needs a target: `bench host`, `bench bridge` or `bench saga`"),
+            None => bail!(
+                "`bench` needs a target: `bench host`, `bench bridge`, `bench saga` or `bench search`"
+            ),
         },
         "infra" => no_more(rest).map(|()| Command::Infra),
         "package" => no_more(rest).map(|()| Command::Package),
@@ -209,6 +223,29 @@ fn parse_saga_options(args: &[String]) -> Result<SagaOptions> {
     Ok(options)
 }
 
+fn parse_search_options(args: &[String]) -> Result<SearchOptions> {
+    let mut options = SearchOptions::default();
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--products" => {
+                let mut sizes = value?
+                    .split(',')
+                    .map(|n| parse_count(flag, n.trim()))
+                    .collect::<Result<Vec<_>>>()?;
+                sizes.sort_unstable();
+                options.sizes = sizes;
+            }
+            "--duration" => options.duration = bench::parse_duration(value?)?,
+            "--connections" => options.connections = parse_count(flag, value?)?,
+            "--fresh" => options.fresh = parse_count(flag, value?)?,
+            other => bail!("unknown option {other:?} for `bench search`"),
+        }
+    }
+    Ok(options)
+}
+
 fn parse_count(flag: &str, value: &str) -> Result<u32> {
     match value.parse::<u32>() {
         Ok(n) if n > 0 => Ok(n),
@@ -239,6 +276,7 @@ fn run(command: Command) -> Result<()> {
         Command::BenchHost(options) => bench::host(&repo, &options),
         Command::BenchBridge(options) => bench::bridge(&repo, &options),
         Command::BenchSaga(options) => bench::saga(&repo, &options),
+        Command::BenchSearch(options) => bench::search(&repo, &options),
         Command::Infra => {
             setup::ensure(&[setup::Prerequisite::OpenTofu])?;
             tofu::check::run(&repo)
@@ -351,6 +389,25 @@ mod tests {
                 seconds: 5
             }))
         );
+    }
+
+    #[test]
+    fn bench_search_takes_sizes_and_load() {
+        assert_eq!(
+            parse("bench search").ok(),
+            Some(Command::BenchSearch(SearchOptions::default()))
+        );
+        assert_eq!(
+            parse("bench search --products 100000,10000 --duration 5s --connections 8 --fresh 20")
+                .ok(),
+            Some(Command::BenchSearch(SearchOptions {
+                sizes: vec![10_000, 100_000],
+                duration: "5s".into(),
+                connections: 8,
+                fresh: 20,
+            }))
+        );
+        assert!(parse("bench search --products 0").is_err());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub const ROUTES: &[Route] = &[
     Route::get("/api/catalog/:id", Handler::Sync(get)).limit(READ_GROUP),
     Route::put("/api/catalog/:id", Handler::Sync(replace)),
     Route::delete("/api/catalog/:id", Handler::Sync(delete)),
+    // Seed 002's paths for the same reads.
+    Route::get("/api/products", Handler::Sync(list)).limit(READ_GROUP),
+    Route::get("/api/products/:id", Handler::Sync(get)).limit(READ_GROUP),
 ];
 
 /// A product as clients see it: price as a two-decimal number.

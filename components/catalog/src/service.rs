@@ -57,6 +57,7 @@ pub fn create(
         stock,
         tags: p.tags.clone(),
         featured: p.featured,
+        description: Some(p.description.clone()),
     };
     outbox::publish(db, ctx, &created, None)?;
     Ok(p)
@@ -92,6 +93,7 @@ pub fn replace(
             tags: p.tags.clone(),
             featured: p.featured,
             version: p.version,
+            description: Some(p.description.clone()),
         };
         outbox::publish(db, ctx, &updated, None)?;
         Ok(p)

@@ -1,6 +1,9 @@
 //! Inventory rules, free of storage: what a reservation request may ask
 //! for, whether a set of stock levels can satisfy it (all lines or none),
-//! and when stock counts as low.
+//! and when stock counts as low or out. Customers' holds have rules of
+//! their own ([`holds`]).
+
+pub mod holds;
 
 use std::collections::BTreeMap;
 
@@ -9,6 +12,8 @@ use platform::events::{Line, LineFailure};
 use platform::validate;
 use platform::ApiError;
 use serde::{Deserialize, Serialize};
+
+pub use holds::{HoldPolicy, Holdings};
 
 /// Most lines in one reservation.
 pub const MAX_LINES: usize = 50;
@@ -33,6 +38,9 @@ pub enum Status {
     Committed,
     /// Given back (cancelled or expired).
     Released,
+    /// A customer's hold that became an order's reservation: its units
+    /// are that reservation's now, so closing it gave nothing back.
+    Transferred,
 }
 
 impl Status {
@@ -41,6 +49,7 @@ impl Status {
             Status::Active => "active",
             Status::Committed => "committed",
             Status::Released => "released",
+            Status::Transferred => "transferred",
         }
     }
 
@@ -49,6 +58,7 @@ impl Status {
             "active" => Some(Status::Active),
             "committed" => Some(Status::Committed),
             "released" => Some(Status::Released),
+            "transferred" => Some(Status::Transferred),
             _ => None,
         }
     }
@@ -98,91 +108,6 @@ impl ReservationRequest {
         )?;
         Ok(Reservation { lines, ttl_seconds })
     }
-}
-
-/// How much stock one customer may hold outside an order, so that nobody
-/// can sit on a product's whole stock: a short lifetime, and caps on the
-/// units and on the reservations open at once. Admins are not bound by
-/// the caps (they hold stock for the shop, not for themselves).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HoldPolicy {
-    /// Longest lifetime of a hold, seconds (`hold_max_ttl_secs`).
-    pub max_ttl_secs: u32,
-    /// Units one customer may hold at once (`hold_max_units_per_user`).
-    pub max_units: u32,
-    /// Holds one customer may have open at once (`hold_max_open_per_user`).
-    pub max_open: u32,
-}
-
-impl Default for HoldPolicy {
-    /// 15 minutes, 20 units, 5 holds: a generous basket, not a warehouse.
-    fn default() -> Self {
-        Self {
-            max_ttl_secs: 900,
-            max_units: 20,
-            max_open: 5,
-        }
-    }
-}
-
-impl HoldPolicy {
-    /// The policy from variables read by `read`, each falling back to its
-    /// default when unset or not a number in range.
-    pub fn from(read: impl Fn(&str) -> Option<String>) -> Self {
-        let d = Self::default();
-        let num = |name: &str, default: u32, min: u32, max: u32| {
-            read(name)
-                .and_then(|v| v.trim().parse::<u32>().ok())
-                .filter(|v| (min..=max).contains(v))
-                .unwrap_or(default)
-        };
-        Self {
-            max_ttl_secs: num("hold_max_ttl_secs", d.max_ttl_secs, MIN_TTL, MAX_TTL),
-            max_units: num(
-                "hold_max_units_per_user",
-                d.max_units,
-                1,
-                platform::domain::MAX_QUANTITY,
-            ),
-            max_open: num("hold_max_open_per_user", d.max_open, 1, 1_000),
-        }
-    }
-
-    /// Whether a customer who already holds `held` may add a hold of
-    /// `lines`: a 409 naming the limit it would pass, if not.
-    pub fn admit(&self, held: Holdings, lines: &[Line]) -> Result<(), ApiError> {
-        if held.open >= self.max_open {
-            return Err(ApiError::LimitReached {
-                limit: "hold_max_open_per_user",
-                max: u64::from(self.max_open),
-                detail: format!(
-                    "you already hold {} reservations, the most one customer may have open; \
-                     release one or let it expire",
-                    held.open
-                ),
-            });
-        }
-        let asked: u64 = lines.iter().map(|l| u64::from(l.quantity)).sum();
-        if held.units + asked > u64::from(self.max_units) {
-            return Err(ApiError::LimitReached {
-                limit: "hold_max_units_per_user",
-                max: u64::from(self.max_units),
-                detail: format!(
-                    "holding {asked} more units would make {}; one customer may hold at most {}",
-                    held.units + asked,
-                    self.max_units
-                ),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// What one customer holds right now: open holds and their units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Holdings {
-    pub open: u32,
-    pub units: u64,
 }
 
 /// Validates and merges `(product_id, quantity)` pairs; errors name the
@@ -252,6 +177,14 @@ pub fn plan(lines: &[Line], available: &[Available]) -> Result<(), Vec<LineFailu
 /// announced since it was last above it.
 pub fn should_announce_low_stock(available: i64, threshold: i64, already_announced: bool) -> bool {
     available <= threshold && !already_announced
+}
+
+/// Whether a product's availability changed since it was last announced:
+/// `Some(in_stock)` when it ran out (`false`) or came back (`true`),
+/// `None` while it stays on the side it was, however its level moves.
+pub fn availability_change(available: i64, announced_in_stock: bool) -> Option<bool> {
+    let in_stock = available > 0;
+    (in_stock != announced_in_stock).then_some(in_stock)
 }
 
 /// The body of `PUT /api/inventory/:product_id`: set `available`, or move
@@ -337,7 +270,12 @@ mod tests {
         assert!(validate_lines((0..51).map(|i| line(&format!("p{i}"), 1)).collect()).is_err());
         let e = super::validate_lines("payload.", vec![line("a", 0)]).expect_err("command");
         assert_eq!(e.problem("r")["field"], "payload.lines[0].quantity");
-        for s in [Status::Active, Status::Committed, Status::Released] {
+        for s in [
+            Status::Active,
+            Status::Committed,
+            Status::Released,
+            Status::Transferred,
+        ] {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
     }
@@ -395,64 +333,18 @@ mod tests {
     }
 
     #[test]
-    fn holds_are_short_and_capped_per_customer() {
-        let policy = HoldPolicy::default();
-        let request = |ttl: Option<u32>| ReservationRequest {
-            lines: vec![LineRequest {
-                product_id: "a".into(),
-                quantity: 2,
-            }],
-            ttl_seconds: ttl,
-        };
-        assert_eq!(
-            request(None)
-                .validate(&policy)
-                .expect("default")
-                .ttl_seconds,
-            policy.max_ttl_secs
-        );
-        let e = request(Some(86_400)).validate(&policy).expect_err("a day");
-        assert_eq!(e.problem("r")["field"], "ttl_seconds");
-        let lines = validate_lines(vec![line("a", 5)]).expect("valid");
-        let held = |open, units| Holdings { open, units };
-        assert!(policy.admit(held(0, 0), &lines).is_ok());
-        assert!(policy.admit(held(4, 15), &lines).is_ok());
-        let p = policy
-            .admit(held(4, 16), &lines)
-            .expect_err("units")
-            .problem("r");
-        assert_eq!(
-            (p["status"].clone(), p["limit"].clone(), p["max"].clone()),
-            (
-                serde_json::json!(409),
-                serde_json::json!("hold_max_units_per_user"),
-                serde_json::json!(20)
-            )
-        );
-        let p = policy
-            .admit(held(5, 0), &lines)
-            .expect_err("open")
-            .problem("r");
-        assert_eq!(p["limit"], "hold_max_open_per_user");
-        let set = |name: &str| match name {
-            "hold_max_ttl_secs" => Some("120".to_string()),
-            "hold_max_units_per_user" => Some("many".to_string()),
-            "hold_max_open_per_user" => Some("0".to_string()),
-            _ => None,
-        };
-        assert_eq!(
-            HoldPolicy::from(set),
-            HoldPolicy {
-                max_ttl_secs: 120,
-                ..HoldPolicy::default()
-            }
-        );
-    }
-
-    #[test]
     fn low_stock_is_announced_once_per_dip() {
         assert!(should_announce_low_stock(5, 5, false));
         assert!(!should_announce_low_stock(5, 5, true));
         assert!(!should_announce_low_stock(6, 5, false));
+    }
+
+    #[test]
+    fn availability_changes_only_on_running_out_and_coming_back() {
+        assert_eq!(availability_change(0, true), Some(false));
+        assert_eq!(availability_change(3, false), Some(true));
+        assert_eq!(availability_change(3, true), None);
+        assert_eq!(availability_change(1, true), None);
+        assert_eq!(availability_change(0, false), None);
     }
 }

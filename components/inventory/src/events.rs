@@ -6,6 +6,7 @@ use platform::db::Db;
 use platform::inbox::Delivered;
 use platform::{ApiError, Context, Id};
 
+use crate::service::holds::Offered;
 use crate::{domain, service, store};
 
 platform::event_set! {
@@ -47,7 +48,13 @@ pub fn apply(db: &Db, ctx: &Context, delivered: Delivered<'_, Inbound>) -> Resul
                 lines: &lines,
                 ttl_seconds: cmd.ttl_seconds.clamp(domain::MIN_TTL, domain::MAX_TTL),
             };
-            service::reserve_for_order(db, ctx, cause, &ask)
+            // Holds are an offer: whatever they are, the order's lines are
+            // reserved one way or the other.
+            let offered = cmd.hold_ids.as_deref().map(|hold_ids| Offered {
+                customer: cmd.user_id.as_deref(),
+                hold_ids,
+            });
+            service::reserve_for_order(db, ctx, cause, &ask, offered.as_ref())
         }
         Inbound::CommitReservation(cmd) => {
             let order_id = Id::parse("payload.order_id", &cmd.order_id)?;

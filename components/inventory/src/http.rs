@@ -2,10 +2,12 @@
 
 use platform::auth::Principal;
 use platform::clock::now_ms;
+use platform::events::LineFailure;
 use platform::pagination::PageRequest;
 use platform::{ApiError, Context, Handler, Request, Response, Route};
 use serde_json::json;
 
+use crate::domain::holds::Extension;
 use crate::domain::{self, HoldPolicy, ReservationRequest, Status, StockUpdate};
 use crate::service::{self, Ask};
 use crate::store::{self, ReservationRecord, Stock};
@@ -18,9 +20,17 @@ pub const ROUTES: &[Route] = &[
         "/api/inventory/reservations/:reservation_id",
         Handler::Sync(get_reservation),
     ),
+    Route::put(
+        "/api/inventory/reservations/:reservation_id",
+        Handler::Sync(resize_hold),
+    ),
     Route::delete(
         "/api/inventory/reservations/:reservation_id",
         Handler::Sync(cancel_reservation),
+    ),
+    Route::post(
+        "/api/inventory/reservations/:reservation_id/extend",
+        Handler::Sync(extend_hold),
     ),
     Route::get("/api/inventory/:product_id", Handler::Sync(get)),
     Route::put("/api/inventory/:product_id", Handler::Sync(update)),
@@ -110,19 +120,25 @@ fn reserve(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
             }),
         )
         .with_header("location", format!("/api/inventory/reservations/{id}"))),
-        Err(failures) => Ok(Response::json(
-            409,
-            &json!({
-                "type": "about:blank",
-                "title": "Conflict",
-                "status": 409,
-                "detail": "not enough stock for every line; nothing was reserved",
-                "failures": failures,
-                "request_id": ctx.request_id,
-            }),
-        )
-        .with_header("content-type", "application/problem+json")),
+        Err(failures) => Ok(shortage(ctx, &failures)),
     }
+}
+
+/// The 409 of a reservation some line of which cannot be had: each
+/// failing line says how many units it could have.
+fn shortage(ctx: &Context, failures: &[LineFailure]) -> Response {
+    Response::json(
+        409,
+        &json!({
+            "type": "about:blank",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "not enough stock for every line; nothing was reserved",
+            "failures": failures,
+            "request_id": ctx.request_id,
+        }),
+    )
+    .with_header("content-type", "application/problem+json")
 }
 
 /// The reservation if `principal` may see it (its owner, or an admin);
@@ -168,4 +184,46 @@ fn cancel_reservation(req: &Request, ctx: &Context) -> Result<Response, ApiError
         service::release(db, ctx, None, &r, "cancelled")
     })?;
     Ok(Response::empty(204))
+}
+
+/// The caller's own hold `id` (admins included: a hold is its owner's
+/// to renew or resize); anyone else gets the 404 of no such reservation.
+fn own_hold(ctx: &Context, principal: &Principal, id: &str) -> Result<ReservationRecord, ApiError> {
+    match store::reservation(ctx.db()?, id)? {
+        Some(r) if r.owner_id.as_deref() == Some(principal.user_id.as_str()) => Ok(r),
+        _ => Err(ApiError::NotFound(format!("no reservation {id}"))),
+    }
+}
+
+/// `POST /api/inventory/reservations/:id/extend`: the owner renews an
+/// open hold to last `ttl_seconds` (at most, and by default, the
+/// policy's longest hold) from now; 409 once it is no longer open.
+fn extend_hold(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let id = req.id("reservation_id")?;
+    let extension = if req.body_is_empty() {
+        Extension::default()
+    } else {
+        req.json::<Extension>()?
+    };
+    let ttl = extension.ttl(&hold_policy())?;
+    let hold = own_hold(ctx, principal, id.as_str())?;
+    let renewed = service::holds::extend(ctx.db()?, &hold, ttl)?;
+    Ok(Response::json(200, &renewed))
+}
+
+/// `PUT /api/inventory/reservations/:id` (`{lines, ttl_seconds}`): the
+/// owner changes what an open hold holds, in one step (its own units
+/// count as available to it), and renews it; a 409 with the failing
+/// lines when there is not enough, and the hold stays as it was.
+fn resize_hold(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let principal = ctx.user()?;
+    let id = req.id("reservation_id")?;
+    let policy = hold_policy();
+    let asked = req.json::<ReservationRequest>()?.validate(&policy)?;
+    let hold = own_hold(ctx, principal, id.as_str())?;
+    match service::holds::resize(ctx.db()?, ctx, principal, &policy, &hold, &asked)? {
+        Ok(resized) => Ok(Response::json(200, &resized)),
+        Err(failures) => Ok(shortage(ctx, &failures)),
+    }
 }

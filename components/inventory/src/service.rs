@@ -1,21 +1,25 @@
 //! Inventory's workflows, for HTTP handlers and event handlers alike:
 //! reserving (all lines or none), committing and releasing reservations,
 //! setting stock, expiring reservations on tick, and announcing low stock
-//! once per dip. Each runs in a transaction (a savepoint of the caller's,
-//! when one is open) and publishes what it did through the outbox.
+//! and running out (or coming back) once per transition. Each runs in a
+//! transaction (a savepoint of the caller's, when one is open) and
+//! publishes what it did through the outbox. Customers' holds have
+//! workflows of their own ([`holds`]).
 
 use platform::clock::{now_ms, rfc3339_from_ms};
 use platform::component::report;
 use platform::db::Db;
 use platform::events::{
     Envelope, Line, LineFailure, LowStock, ReservationCommitted, ReservationFailed,
-    ReservationReleased, StockReserved,
+    ReservationReleased, StockAvailability, StockReserved,
 };
 use platform::{outbox, ApiError, Context, Id, Report};
 use serde_json::json;
 
 use crate::domain::{self, Status, StockUpdate};
 use crate::store::{self, Close, ReservationRecord, Stock};
+
+pub mod holds;
 
 /// Reservations expired per tick, at most (the next tick takes the rest).
 const EXPIRY_BATCH: u32 = 200;
@@ -62,7 +66,7 @@ pub fn reserve(
         )?;
         if outcome.is_ok() {
             for line in ask.lines {
-                announce_low_stock(db, ctx, cause, &line.product_id)?;
+                announce(db, ctx, cause, &line.product_id)?;
             }
         }
         let outcome = outcome.map(|()| (id, expires_at_ms));
@@ -75,11 +79,16 @@ pub fn reserve(
 
 /// The reservation of a command: made once per order; a repeated command
 /// answers again with what it came to, if the reservation still holds.
+/// When the command names holds of the customer's that cover exactly the
+/// order's lines, they become the order's reservation (see
+/// [`holds::transfer_to_order`]); otherwise they are left alone and the
+/// lines are reserved anew.
 pub fn reserve_for_order(
     db: &Db,
     ctx: &Context,
     cause: &Envelope,
     ask: &Ask<'_>,
+    offered: Option<&holds::Offered<'_>>,
 ) -> Result<(), ApiError> {
     let Some(order_id) = ask.order_id else {
         return Err(ApiError::invalid("payload.order_id", "is required"));
@@ -94,7 +103,23 @@ pub fn reserve_for_order(
             &Ok((Id::parse("id", &existing.id)?, existing.expires_at_ms)),
         ),
         Some(_) => Ok(()),
-        None => reserve(db, ctx, Some(cause), ask).map(|_| ()),
+        None => {
+            let transferred = match offered {
+                Some(offered) => holds::transfer_to_order(db, order_id, ask, offered)?,
+                None => None,
+            };
+            match transferred {
+                Some(made) => publish_outcome(
+                    db,
+                    ctx,
+                    Some(cause),
+                    order_id.as_str(),
+                    ask.lines,
+                    &Ok(made),
+                ),
+                None => reserve(db, ctx, Some(cause), ask).map(|_| ()),
+            }
+        }
     }
 }
 
@@ -199,7 +224,7 @@ pub fn release(
             return Ok(());
         }
         for line in &r.lines {
-            announce_low_stock(db, ctx, cause, &line.product_id)?;
+            announce(db, ctx, cause, &line.product_id)?;
         }
         if let Some(order_id) = &r.order_id {
             let released = ReservationReleased {
@@ -223,7 +248,7 @@ pub fn add_product(
 ) -> Result<(), ApiError> {
     db.transaction(|db| {
         store::create(db, product_id.as_str(), stock)?;
-        announce_low_stock(db, ctx, Some(cause), product_id.as_str())
+        announce(db, ctx, Some(cause), product_id.as_str())
     })
 }
 
@@ -247,7 +272,7 @@ pub fn update_stock(
                 "the stock record changed; reload it and retry".into(),
             ));
         }
-        announce_low_stock(db, ctx, None, id)?;
+        announce(db, ctx, None, id)?;
         store::get(db, id)?.ok_or_else(|| ApiError::internal("stock record vanished"))
     })
 }
@@ -269,6 +294,43 @@ pub fn expire(ctx: &Context) -> Result<Report, ApiError> {
         })?;
     }
     Ok(report(json!({ "released": released })))
+}
+
+/// Announces what a change to a product's stock made true: low stock,
+/// running out or coming back, each once per transition. Call in the
+/// transaction of the change.
+pub fn announce(
+    db: &Db,
+    ctx: &Context,
+    cause: Option<&Envelope>,
+    product_id: &str,
+) -> Result<(), ApiError> {
+    announce_low_stock(db, ctx, cause, product_id)?;
+    announce_availability(db, ctx, cause, product_id)
+}
+
+/// Announces `inventory.availability_changed` when the product has just
+/// run out or just come back (search shows what can be bought).
+pub fn announce_availability(
+    db: &Db,
+    ctx: &Context,
+    cause: Option<&Envelope>,
+    product_id: &str,
+) -> Result<(), ApiError> {
+    let Some(stock) = store::get(db, product_id)? else {
+        return Ok(());
+    };
+    let announced = store::announced_in_stock(db, product_id)?;
+    if let Some(in_stock) = domain::availability_change(stock.available, announced) {
+        let change = StockAvailability {
+            product_id: product_id.to_string(),
+            available: u32::try_from(stock.available).unwrap_or(u32::MAX),
+            in_stock,
+        };
+        outbox::publish(db, ctx, &change, cause)?;
+        store::set_announced_in_stock(db, product_id, in_stock)?;
+    }
+    Ok(())
 }
 
 /// Announces low stock once per dip under the threshold.
@@ -296,3 +358,6 @@ fn announce_low_stock(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,48 +1,18 @@
 //! Inventory's SQL. Every change to stock is a conditional update inside a
 //! `BEGIN IMMEDIATE` transaction, so stock never goes negative and a unit
-//! is never reserved twice, however many requests race.
+//! is never reserved twice, however many requests race. What only
+//! customers' holds do (renew, resize, become an order's) is in [`holds`].
 
 use platform::clock::now_ms;
-use platform::db::{int, opt_int, opt_text, text, Db, Migration};
+use platform::db::{int, opt_int, opt_text, text, Db};
 use platform::events::{Line, LineFailure};
-use platform::{inbox, outbox, ApiError};
+use platform::ApiError;
 use serde::Serialize;
 use spin_sdk::sqlite3::{QueryResult, Value};
 
-use crate::domain::{self, Holdings, Status};
+use crate::domain::{self, Status};
 
-const SCHEMA: Migration = &[
-    "CREATE TABLE stock (
-        product_id TEXT PRIMARY KEY,
-        available INTEGER NOT NULL CHECK (available >= 0),
-        reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
-        sold INTEGER NOT NULL DEFAULT 0 CHECK (sold >= 0),
-        version INTEGER NOT NULL DEFAULT 1,
-        low_stock_announced INTEGER NOT NULL DEFAULT 0,
-        deleted INTEGER NOT NULL DEFAULT 0,
-        updated_at_ms INTEGER NOT NULL)",
-    "CREATE TABLE reservations (
-        id TEXT PRIMARY KEY,
-        order_id TEXT UNIQUE,
-        owner_id TEXT,
-        status TEXT NOT NULL CHECK (status IN ('active', 'committed', 'released')),
-        reason TEXT,
-        expires_at_ms INTEGER NOT NULL,
-        created_at_ms INTEGER NOT NULL)",
-    "CREATE INDEX reservations_active_expiry ON reservations (expires_at_ms) WHERE status = 'active'",
-    "CREATE TABLE reservation_lines (
-        reservation_id TEXT NOT NULL REFERENCES reservations (id),
-        product_id TEXT NOT NULL,
-        quantity INTEGER NOT NULL CHECK (quantity > 0),
-        PRIMARY KEY (reservation_id, product_id))",
-];
-
-/// Customers' open holds are counted per owner on every new hold.
-const HOLDS_BY_OWNER: Migration =
-    &["CREATE INDEX reservations_owner_active ON reservations (owner_id) WHERE status = 'active'"];
-
-/// The schema, in order.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, inbox::MIGRATION, HOLDS_BY_OWNER];
+pub use schema::MIGRATIONS;
 
 /// One product's stock.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -116,10 +86,18 @@ pub fn list(
 }
 
 /// Creates the stock record of a new product; a repeat changes nothing.
+/// Its availability starts as announced: the product's creation says
+/// how many there are.
 pub fn create(db: &Db, product_id: &str, initial: u32) -> Result<bool, ApiError> {
     db.execute(
-        "INSERT INTO stock (product_id, available, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT (product_id) DO NOTHING",
-        &[text(product_id), int(initial), int(now_ms())],
+        "INSERT INTO stock (product_id, available, in_stock, updated_at_ms) VALUES (?, ?, ?, ?)
+         ON CONFLICT (product_id) DO NOTHING",
+        &[
+            text(product_id),
+            int(initial),
+            int(i64::from(initial > 0)),
+            int(now_ms()),
+        ],
     )?;
     Ok(db.changes() == 1)
 }
@@ -173,24 +151,72 @@ pub fn reserve(
         return Ok(Err(failures));
     }
     for line in lines {
-        // The guard repeats the plan's check in SQL: a unit is taken only
-        // if it is still there.
-        db.execute(
-            "UPDATE stock SET available = available - ?, reserved = reserved + ?, version = version + 1, updated_at_ms = ?
-             WHERE product_id = ? AND deleted = 0 AND available >= ?",
-            &[int(line.quantity), int(line.quantity), int(now_ms()), text(&line.product_id), int(line.quantity)],
-        )?;
-        if db.changes() != 1 {
-            return Err(ApiError::Conflict(format!(
-                "stock of {} changed during the reservation",
-                line.product_id
-            )));
-        }
+        take_units(db, line)?;
     }
+    insert_reservation(db, reservation_id, order_id, owner_id, lines, expires_at_ms)?;
+    Ok(Ok(()))
+}
+
+/// Moves a line's units from available to reserved. The guard repeats
+/// the plan's check in SQL: a unit is taken only if it is still there.
+fn take_units(db: &Db, line: &Line) -> Result<(), ApiError> {
+    db.execute(
+        "UPDATE stock SET available = available - ?, reserved = reserved + ?, version = version + 1, updated_at_ms = ?
+         WHERE product_id = ? AND deleted = 0 AND available >= ?",
+        &[int(line.quantity), int(line.quantity), int(now_ms()), text(&line.product_id), int(line.quantity)],
+    )?;
+    if db.changes() != 1 {
+        return Err(ApiError::Conflict(format!(
+            "stock of {} changed during the reservation",
+            line.product_id
+        )));
+    }
+    Ok(())
+}
+
+/// Moves a line's reserved units to sold, or back to available.
+fn settle_units(db: &Db, line: &Line, how: Close) -> Result<(), ApiError> {
+    let sql = match how {
+        Close::Commit => "UPDATE stock SET reserved = reserved - ?, sold = sold + ?, version = version + 1, updated_at_ms = ? WHERE product_id = ? AND reserved >= ?",
+        Close::Release => "UPDATE stock SET reserved = reserved - ?, available = available + ?, version = version + 1, updated_at_ms = ? WHERE product_id = ? AND reserved >= ?",
+    };
+    db.execute(
+        sql,
+        &[
+            int(line.quantity),
+            int(line.quantity),
+            int(now_ms()),
+            text(&line.product_id),
+            int(line.quantity),
+        ],
+    )?;
+    if db.changes() != 1 {
+        return Err(ApiError::internal(format!(
+            "reserved count of {} is inconsistent",
+            line.product_id
+        )));
+    }
+    Ok(())
+}
+
+/// Writes an active reservation and its lines (the stock they hold is
+/// the caller's to have taken).
+fn insert_reservation(
+    db: &Db,
+    reservation_id: &str,
+    order_id: Option<&str>,
+    owner_id: Option<&str>,
+    lines: &[Line],
+    expires_at_ms: i64,
+) -> Result<(), ApiError> {
     db.execute(
         "INSERT INTO reservations (id, order_id, owner_id, status, expires_at_ms, created_at_ms) VALUES (?, ?, ?, 'active', ?, ?)",
         &[text(reservation_id), opt_text(order_id), opt_text(owner_id), int(expires_at_ms), int(now_ms())],
     )?;
+    insert_lines(db, reservation_id, lines)
+}
+
+fn insert_lines(db: &Db, reservation_id: &str, lines: &[Line]) -> Result<(), ApiError> {
     for line in lines {
         db.execute(
             "INSERT INTO reservation_lines (reservation_id, product_id, quantity) VALUES (?, ?, ?)",
@@ -201,7 +227,7 @@ pub fn reserve(
             ],
         )?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 fn reservation_where(
@@ -265,24 +291,6 @@ pub fn reservation_for_order(
     reservation_where(db, "order_id = ?", order_id)
 }
 
-/// What `owner_id` holds outside orders right now: active holds not yet
-/// past their expiry (the tick releases those), and their units.
-pub fn holdings(db: &Db, owner_id: &str, now_ms: i64) -> Result<Holdings, ApiError> {
-    let r = db.execute(
-        "SELECT COUNT(DISTINCT r.id), COALESCE(SUM(l.quantity), 0)
-         FROM reservations r JOIN reservation_lines l ON l.reservation_id = r.id
-         WHERE r.owner_id = ? AND r.status = 'active' AND r.order_id IS NULL AND r.expires_at_ms > ?",
-        &[text(owner_id), int(now_ms)],
-    )?;
-    match r.rows.first().map(|row| row.values.as_slice()) {
-        Some([Value::Integer(open), Value::Integer(units)]) => Ok(Holdings {
-            open: u32::try_from(*open).unwrap_or(u32::MAX),
-            units: u64::try_from(*units).unwrap_or(0),
-        }),
-        _ => Err(ApiError::internal("malformed holdings row")),
-    }
-}
-
 /// How an active reservation ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Close {
@@ -310,27 +318,8 @@ pub fn close(
     if db.changes() != 1 {
         return Ok(false);
     }
-    let sql = match how {
-        Close::Commit => "UPDATE stock SET reserved = reserved - ?, sold = sold + ?, version = version + 1, updated_at_ms = ? WHERE product_id = ? AND reserved >= ?",
-        Close::Release => "UPDATE stock SET reserved = reserved - ?, available = available + ?, version = version + 1, updated_at_ms = ? WHERE product_id = ? AND reserved >= ?",
-    };
     for line in &r.lines {
-        db.execute(
-            sql,
-            &[
-                int(line.quantity),
-                int(line.quantity),
-                int(now_ms()),
-                text(&line.product_id),
-                int(line.quantity),
-            ],
-        )?;
-        if db.changes() != 1 {
-            return Err(ApiError::internal(format!(
-                "reserved count of {} is inconsistent",
-                line.product_id
-            )));
-        }
+        settle_units(db, line, how)?;
     }
     Ok(true)
 }
@@ -350,24 +339,14 @@ pub fn expired(db: &Db, now_ms: i64, limit: u32) -> Result<Vec<String>, ApiError
         .collect())
 }
 
-/// Whether low stock was announced since the product was last above the
-/// threshold.
-pub fn low_stock_flag(db: &Db, product_id: &str) -> Result<bool, ApiError> {
-    let r = db.execute(
-        "SELECT low_stock_announced FROM stock WHERE product_id = ?",
-        &[text(product_id)],
-    )?;
-    Ok(platform::db::first_i64(&r).unwrap_or(0) != 0)
-}
+pub mod announced;
+pub mod holds;
+mod schema;
 
-/// Records that low stock was announced (or that stock recovered).
-pub fn set_low_stock_flag(db: &Db, product_id: &str, announced: bool) -> Result<(), ApiError> {
-    db.execute(
-        "UPDATE stock SET low_stock_announced = ? WHERE product_id = ?",
-        &[int(i64::from(announced)), text(product_id)],
-    )?;
-    Ok(())
-}
+pub use announced::{
+    announced_in_stock, low_stock_flag, set_announced_in_stock, set_low_stock_flag,
+};
+pub use holds::holdings;
 
 #[cfg(test)]
 mod tests;

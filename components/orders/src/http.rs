@@ -118,7 +118,7 @@ async fn place(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         if let Some(saved) = idempotency.begin(db)? {
             return Ok(saved);
         }
-        orchestrator::start(db, ctx, &order, ttl)?;
+        orchestrator::start(db, ctx, &order, ttl, &request.hold_ids)?;
         let mut body = order_json(&order);
         body["status_url"] = json!(status_url(&order.id));
         let response =

@@ -11,7 +11,7 @@ use platform::events::{
     CommitReservation, Envelope, Event, Line, OrderCancelled, OrderConfirmed, OrderCreated,
     Payload, PaymentRequested, RefundRequested, ReleaseReservation, ReserveStock,
 };
-use platform::{outbox, ApiError, Context, Report};
+use platform::{outbox, ApiError, Context, Id, Report};
 use serde_json::json;
 
 use crate::domain::saga::{self, Change, Command, Decision, SagaInput};
@@ -174,12 +174,15 @@ pub fn carry_out(
 }
 
 /// Writes a new order: the order and its lines, its first history row,
-/// `order.created` and the `inventory.reserve` command that starts the saga.
+/// `order.created` and the `inventory.reserve` command that starts the
+/// saga, offering inventory the customer's `hold_ids` (if any) to become
+/// the order's reservation.
 pub fn start(
     db: &Db,
     ctx: &Context,
     order: &Order,
     reservation_ttl_secs: u32,
+    hold_ids: &[Id],
 ) -> Result<(), ApiError> {
     store::insert(db, order)?;
     let lines: Vec<Line> = order
@@ -209,6 +212,9 @@ pub fn start(
             order_id: order.id.clone(),
             lines,
             ttl_seconds: reservation_ttl_secs,
+            user_id: Some(order.user_id.clone()),
+            hold_ids: (!hold_ids.is_empty())
+                .then(|| hold_ids.iter().map(|id| id.as_str().to_string()).collect()),
         },
     )?;
     outbox::append(db, &created)?;

@@ -56,6 +56,46 @@ pub fn count<T>(field: &str, items: &[T], min: usize, max: usize) -> Result<(), 
     Ok(())
 }
 
+/// An optional query parameter as text: absent or blank is `None`, else
+/// trimmed within `max` characters (see [`required_text`]).
+pub fn optional_text(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => required_text(field, &v, max).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// An optional query parameter as a price: a number with at most two
+/// decimals, up to `max_cents`, in cents.
+pub fn optional_price(
+    field: &str,
+    value: Option<String>,
+    max_cents: i64,
+) -> Result<Option<i64>, ApiError> {
+    let Some(v) = value else {
+        return Ok(None);
+    };
+    let n: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::invalid(field, "must be a number"))?;
+    crate::domain::Money::parse_decimal(field, n, max_cents).map(|m| Some(m.cents()))
+}
+
+/// An optional query parameter as `true` or `false`.
+pub fn optional_bool(field: &str, value: Option<String>) -> Result<Option<bool>, ApiError> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::invalid(field, "must be true or false")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

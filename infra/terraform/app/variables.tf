@@ -129,6 +129,7 @@ variable "databases" {
   }))
   default = {
     audit         = { backend = "sqlite" }
+    cart          = { backend = "sqlite" }
     catalog       = { backend = "sqlite" }
     inventory     = { backend = "sqlite" }
     notifications = { backend = "sqlite" }
@@ -136,6 +137,7 @@ variable "databases" {
     orders        = { backend = "sqlite" }
     payments      = { backend = "sqlite" }
     psp           = { backend = "sqlite" }
+    search        = { backend = "sqlite" }
     users         = { backend = "sqlite" }
   }
 }

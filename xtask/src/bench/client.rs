@@ -122,6 +122,25 @@ impl Api {
             .with_context(|| format!("no access_token in {login}"))
     }
 
+    /// POSTs `body` to an internal route with the bridge's credential, as
+    /// the bridge delivers events; the answer must be 2xx.
+    pub async fn internal(&self, token: &str, path: &str, body: &Value) -> Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            bail!("POST {path} answered {status}: {answer}");
+        }
+        Ok(answer)
+    }
+
     /// Creates a product as `admin`; returns its id.
     pub async fn create_product(&self, admin: &str, name: &str, stock: u64) -> Result<String> {
         let body = json!({"name": name, "description": "A product for the benchmarks.",

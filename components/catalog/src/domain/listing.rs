@@ -1,7 +1,6 @@
 //! How lists are asked for: filters, the sorts on offer, and cursors
 //! that encode the sort key and id of the last item so pages are stable.
 
-use platform::domain::Money;
 use platform::validate;
 use platform::ApiError;
 use serde::{Deserialize, Serialize};
@@ -139,31 +138,9 @@ pub struct Filters {
 impl Filters {
     /// Reads the filters from query parameters (`param` looks one up).
     pub fn parse(param: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
-        let text = |name: &str, max: usize| -> Result<Option<String>, ApiError> {
-            match param(name) {
-                None => Ok(None),
-                Some(v) if v.trim().is_empty() => Ok(None),
-                Some(v) => validate::required_text(name, &v, max).map(Some),
-            }
-        };
-        let price = |name: &str| -> Result<Option<i64>, ApiError> {
-            match param(name) {
-                None => Ok(None),
-                Some(v) => {
-                    let n: f64 = v
-                        .trim()
-                        .parse()
-                        .map_err(|_| ApiError::invalid(name, "must be a number"))?;
-                    Money::parse_decimal(name, n, MAX_PRICE_CENTS).map(|m| Some(m.cents()))
-                }
-            }
-        };
-        let featured = match param("featured").as_deref() {
-            None => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(_) => return Err(ApiError::invalid("featured", "must be true or false")),
-        };
+        let text = |name: &str, max: usize| validate::optional_text(name, param(name), max);
+        let price = |name: &str| validate::optional_price(name, param(name), MAX_PRICE_CENTS);
+        let featured = validate::optional_bool("featured", param("featured"))?;
         let tag = match param("tag") {
             Some(t) if !t.trim().is_empty() => Some(normalise_tag("tag", &t)?),
             _ => None,

@@ -95,6 +95,10 @@ pub struct NewOrder {
     pub items: Vec<NewLine>,
     #[serde(default)]
     pub shipping_address: Option<serde_json::Value>,
+    /// The customer's holds on stock (a cart's) that inventory may turn
+    /// into the order's reservation; ids it cannot use are ignored there.
+    #[serde(default)]
+    pub hold_ids: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     user_id: Option<()>,
     #[serde(default, deserialize_with = "present")]
@@ -139,6 +143,8 @@ pub struct OrderRequest {
     pub lines: Vec<RequestedLine>,
     /// `null`, or the client's string or object.
     pub shipping_address: serde_json::Value,
+    /// Holds offered for the order's reservation, each named once.
+    pub hold_ids: Vec<Id>,
 }
 
 fn refuse(field: &str, what: &str) -> ApiError {
@@ -192,8 +198,29 @@ impl NewOrder {
         Ok(OrderRequest {
             lines,
             shipping_address: shipping_address(self.shipping_address)?,
+            hold_ids: hold_ids(self.hold_ids.unwrap_or_default())?,
         })
     }
+}
+
+/// Hold ids: at most one per line an order may have, each an id and
+/// named once (inventory checks whose they are and what they hold).
+fn hold_ids(ids: Vec<String>) -> Result<Vec<Id>, ApiError> {
+    validate::count("hold_ids", &ids, 0, MAX_LINES)?;
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("hold_ids[{i}]");
+        let id = Id::parse(&field, id)?;
+        if !seen.insert(id.clone()) {
+            return Err(ApiError::invalid(
+                field,
+                format!("hold {id} is named twice"),
+            ));
+        }
+        parsed.push(id);
+    }
+    Ok(parsed)
 }
 
 fn shipping_address(value: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
@@ -235,165 +262,4 @@ pub fn total(lines: &[PricedLine]) -> Option<Money> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(body: &str) -> Result<OrderRequest, ApiError> {
-        serde_json::from_str::<NewOrder>(body)
-            .map_err(|e| ApiError::bad_field("body", e.to_string()))?
-            .validate()
-    }
-
-    fn field(e: &ApiError) -> String {
-        e.problem("r")["field"].as_str().unwrap_or("").to_string()
-    }
-
-    #[test]
-    fn a_valid_order_keeps_its_lines_in_order_with_normalised_ids() {
-        let order = parse(
-            r#"{"items":[{"product_id":"B-2","quantity":3},{"product_id":"a-1","quantity":1}],
-                "shipping_address":{"city":"Lisbon"}}"#,
-        )
-        .expect("valid");
-        assert_eq!(
-            order.lines,
-            vec![
-                RequestedLine {
-                    product_id: Id::parse("id", "b-2").expect("id"),
-                    quantity: Quantity::parse("q", 3).expect("3")
-                },
-                RequestedLine {
-                    product_id: Id::parse("id", "a-1").expect("id"),
-                    quantity: Quantity::parse("q", 1).expect("1")
-                }
-            ]
-        );
-        assert_eq!(order.shipping_address["city"], "Lisbon");
-        let plain = parse(
-            r#"{"items":[{"product_id":"p","quantity":1}],"shipping_address":" 1 Main St "}"#,
-        )
-        .expect("string address");
-        assert_eq!(plain.shipping_address, "1 Main St");
-        let none = parse(r#"{"items":[{"product_id":"p","quantity":1}]}"#).expect("no address");
-        assert!(none.shipping_address.is_null());
-    }
-
-    #[test]
-    fn server_owned_fields_are_refused_by_name_even_when_null() {
-        for (body, expected) in [
-            (
-                r#"{"items":[{"product_id":"p","quantity":1}],"user_id":"mallory"}"#,
-                "user_id",
-            ),
-            (
-                r#"{"items":[{"product_id":"p","quantity":1}],"total":0.01}"#,
-                "total",
-            ),
-            (
-                r#"{"items":[{"product_id":"p","quantity":1}],"total_cents":null}"#,
-                "total_cents",
-            ),
-            (
-                r#"{"items":[{"product_id":"p","quantity":1,"price":0}]}"#,
-                "items[0].price",
-            ),
-            (
-                r#"{"items":[{"product_id":"p","quantity":1},{"product_id":"q","quantity":1,"unit_price":1}]}"#,
-                "items[1].unit_price",
-            ),
-        ] {
-            let e = parse(body).expect_err(body);
-            assert_eq!(e.status(), 422, "{body}");
-            assert_eq!(field(&e), expected, "{body}");
-        }
-    }
-
-    #[test]
-    fn lines_quantities_and_ids_are_bounded() {
-        let e = parse(r#"{"items":[]}"#).expect_err("empty");
-        assert_eq!(field(&e), "items");
-        for q in ["0", "-1", "1001", "999999999999"] {
-            let body = format!(r#"{{"items":[{{"product_id":"p","quantity":{q}}}]}}"#);
-            let e = parse(&body).expect_err(q);
-            assert_eq!(
-                (e.status(), field(&e)),
-                (422, "items[0].quantity".into()),
-                "{q}"
-            );
-        }
-        let e =
-            parse(r#"{"items":[{"product_id":"p","quantity":1},{"product_id":"P","quantity":2}]}"#)
-                .expect_err("duplicate");
-        assert_eq!(field(&e), "items[1].product_id");
-        for bad in ["", "a b", "../x", &"x".repeat(65)] {
-            let body = format!(r#"{{"items":[{{"product_id":"{bad}","quantity":1}}]}}"#);
-            let e = parse(&body).expect_err(bad);
-            assert_eq!(field(&e), "items[0].product_id", "{bad:?}");
-        }
-        let many: Vec<String> = (0..51)
-            .map(|i| format!(r#"{{"product_id":"p{i}","quantity":1}}"#))
-            .collect();
-        let e = parse(&format!(r#"{{"items":[{}]}}"#, many.join(","))).expect_err("51 lines");
-        assert_eq!(field(&e), "items");
-    }
-
-    #[test]
-    fn shipping_addresses_are_objects_or_strings_of_bounded_size() {
-        for bad in [
-            r#"42"#,
-            r#"[1]"#,
-            r#""""#,
-            &format!(r#""{}""#, "x".repeat(MAX_SHIPPING_ADDRESS + 1)),
-            &format!(r#"{{"street":"{}"}}"#, "x".repeat(MAX_SHIPPING_ADDRESS)),
-        ] {
-            let body = format!(
-                r#"{{"items":[{{"product_id":"p","quantity":1}}],"shipping_address":{bad}}}"#
-            );
-            assert_eq!(field(&parse(&body).expect_err(bad)), "shipping_address");
-        }
-    }
-
-    #[test]
-    fn money_is_integer_cents() {
-        let lines = [
-            PricedLine {
-                product_id: "a".into(),
-                quantity: 3,
-                unit_price_cents: 1999,
-            },
-            PricedLine {
-                product_id: "b".into(),
-                quantity: 1,
-                unit_price_cents: 1,
-            },
-        ];
-        assert_eq!(total(&lines), Some(Money::from_cents(5998)));
-        let huge = [PricedLine {
-            product_id: "a".into(),
-            quantity: 2,
-            unit_price_cents: i64::MAX,
-        }];
-        assert_eq!(total(&huge), None);
-    }
-
-    #[test]
-    fn statuses_and_steps_round_trip() {
-        for s in [
-            OrderStatus::Pending,
-            OrderStatus::Confirmed,
-            OrderStatus::Cancelled,
-        ] {
-            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
-        }
-        assert_eq!(OrderStatus::parse("pending"), Some(OrderStatus::Pending));
-        assert_eq!(OrderStatus::parse("SHIPPED"), None);
-        for s in [
-            SagaStep::Reserving,
-            SagaStep::Charging,
-            SagaStep::Confirmed,
-            SagaStep::Cancelled,
-        ] {
-            assert_eq!(SagaStep::parse(s.as_str()), Some(s));
-        }
-    }
-}
+mod tests;

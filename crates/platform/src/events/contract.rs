@@ -97,6 +97,7 @@ contract! {
     ReservationCommitted => "inventory.committed" on Inventory by order_id;
     ReservationReleased => "inventory.released" on Inventory by order_id;
     LowStock => "inventory.low_stock" on Inventory by product_id;
+    StockAvailability => "inventory.availability_changed" on Inventory by product_id;
     OrderCreated => "order.created" on Orders by order_id;
     OrderConfirmed => "order.confirmed" on Orders by order_id;
     OrderCancelled => "order.cancelled" on Orders by order_id;

@@ -192,6 +192,7 @@ mod tests {
             stock: 10,
             tags: vec!["blue".into()],
             featured: false,
+            description: None,
         }
     }
 
