@@ -119,6 +119,9 @@ pub struct Suggestion {
 /// Completions of what has been typed: products whose names hold every
 /// word typed (the last as a prefix), most popular first, then the typed
 /// words with the last one completed by the commonest indexed terms.
+/// Product names are offered from the third letter on: shorter prefixes
+/// match a large part of a big catalog, and the index keeps prefixes of
+/// three letters (terms still complete from the first).
 pub fn suggest(db: &Db, words: &[String], limit: u32) -> Result<Vec<Suggestion>, ApiError> {
     let Some((last, before)) = words.split_last() else {
         return Ok(Vec::new());
@@ -126,8 +129,11 @@ pub fn suggest(db: &Db, words: &[String], limit: u32) -> Result<Vec<Suggestion>,
     let mut out = Vec::new();
     let mut name_query: Vec<String> = before.iter().map(|w| format!("\"{w}\"")).collect();
     name_query.push(format!("\"{last}\"*"));
-    let products =
-        query::names_matching(db, &format!("name : ({})", name_query.join(" AND ")), limit)?;
+    let products = if last.chars().count() >= domain::PREFIX_MIN_CHARS {
+        query::names_matching(db, &format!("name : ({})", name_query.join(" AND ")), limit)?
+    } else {
+        Vec::new()
+    };
     for (id, name) in products {
         out.push(Suggestion {
             text: name,

@@ -1,6 +1,8 @@
 //! Reads of the read model: ranked, filtered, faceted search; suggestion
 //! candidates; the index's vocabulary; recommendations.
 
+use std::collections::BTreeMap;
+
 use platform::db::{int, text, Db};
 use platform::ApiError;
 use spin_sdk::sqlite3::{RowResult, Value};
@@ -49,15 +51,15 @@ enum Facet {
     Brand,
 }
 
-/// The SQL and parameters of `filters` (without `skip`'s own filter).
-fn filter_sql(filters: &Filters, skip: Option<Facet>) -> (String, Vec<Value>) {
+/// The SQL and parameters of `filters` (without the facets in `skip`).
+fn filter_sql(filters: &Filters, skip: &[Facet]) -> (String, Vec<Value>) {
     let mut sql = String::new();
     let mut params = Vec::new();
-    if let (Some(c), false) = (&filters.category, skip == Some(Facet::Category)) {
+    if let (Some(c), false) = (&filters.category, skip.contains(&Facet::Category)) {
         sql.push_str(" AND p.category = ? COLLATE NOCASE");
         params.push(text(c));
     }
-    if let (Some(b), false) = (&filters.brand, skip == Some(Facet::Brand)) {
+    if let (Some(b), false) = (&filters.brand, skip.contains(&Facet::Brand)) {
         sql.push_str(" AND p.brand = ? COLLATE NOCASE");
         params.push(text(b));
     }
@@ -77,7 +79,7 @@ fn filter_sql(filters: &Filters, skip: Option<Facet>) -> (String, Vec<Value>) {
 }
 
 /// `FROM ... WHERE ...` for a query (an FTS5 expression) or for browsing.
-fn source(fts: Option<&str>, filters: &Filters, skip: Option<Facet>) -> (String, Vec<Value>) {
+fn source(fts: Option<&str>, filters: &Filters, skip: &[Facet]) -> (String, Vec<Value>) {
     let (filter, mut params) = filter_sql(filters, skip);
     match fts {
         Some(q) => {
@@ -125,8 +127,8 @@ fn tags_of(json: &str) -> Vec<String> {
 const HIT_COLUMNS: &str =
     "p.id, p.name, p.brand, p.category, p.tags_json, p.price_cents, p.in_stock, p.popularity";
 
-fn hit(row: &RowResult, marked: bool) -> Hit {
-    let marked_at = |i: usize| Some(text_at(row, i)).filter(|t| marked && t.contains(MARK_OPEN));
+fn hit(row: &RowResult, marks_at: Option<usize>) -> Hit {
+    let marked_at = |i: Option<usize>| i.map(|i| text_at(row, i)).filter(|t| t.contains(MARK_OPEN));
     Hit {
         id: text_at(row, 0),
         name: text_at(row, 1),
@@ -136,13 +138,17 @@ fn hit(row: &RowResult, marked: bool) -> Hit {
         price_cents: int_at(row, 5),
         in_stock: int_at(row, 6) != 0,
         popularity: int_at(row, 7),
-        name_marked: marked_at(8),
-        snippet_marked: marked_at(9),
+        name_marked: marked_at(marks_at),
+        snippet_marked: marked_at(marks_at.map(|i| i + 1)),
     }
 }
 
 /// A page of the products matching `fts` (all products when `None`) and
-/// `filters`, ordered by `sort`, with the total and facet counts.
+/// `filters`, ordered by `sort`, with the total and facet counts. Three
+/// statements whatever the query: the page's row ids in order (sorting
+/// reads nothing else), the page's products with their matches marked
+/// (highlighting only what is shown), and one count per category and
+/// brand pair from which the total and both facets are summed.
 pub fn search(
     db: &Db,
     fts: Option<&str>,
@@ -151,62 +157,125 @@ pub fn search(
     limit: u32,
     offset: u32,
 ) -> Result<Results, ApiError> {
-    let (from, mut params) = source(fts, filters, None);
-    let marks = if fts.is_some() {
-        format!(
-            ", highlight(products_fts, 0, char({open}), char({close})),
-               snippet(products_fts, 3, char({open}), char({close}), '…', 16)",
-            open = MARK_OPEN as u32,
-            close = MARK_CLOSE as u32
-        )
-    } else {
-        String::new()
-    };
-    let sql = format!(
-        "SELECT {HIT_COLUMNS}{marks} {from} ORDER BY {} LIMIT ? OFFSET ?",
-        order_by(sort, fts.is_some())
-    );
+    let (from, mut params) = source(fts, filters, &[]);
     params.push(int(i64::from(limit)));
     params.push(int(i64::from(offset)));
-    let hits = db
-        .execute(&sql, &params)?
+    let page: Vec<i64> = db
+        .execute(
+            &format!(
+                "SELECT p.rowid {from} ORDER BY {} LIMIT ? OFFSET ?",
+                order_by(sort, fts.is_some())
+            ),
+            &params,
+        )?
         .rows
         .iter()
-        .map(|row| hit(row, fts.is_some()))
+        .map(|row| int_at(row, 0))
         .collect();
-    let (from, params) = source(fts, filters, None);
-    let total = platform::db::first_i64(&db.execute(&format!("SELECT COUNT(*) {from}"), &params)?)
-        .unwrap_or(0);
+    let hits = page_products(db, fts, &page)?;
+    let Counts {
+        total,
+        categories,
+        brands,
+    } = counts(db, fts, filters)?;
     Ok(Results {
         hits,
         total,
-        categories: facet(db, fts, filters, Facet::Category)?,
-        brands: facet(db, fts, filters, Facet::Brand)?,
+        categories,
+        brands,
     })
 }
 
-fn facet(
-    db: &Db,
-    fts: Option<&str>,
-    filters: &Filters,
-    facet: Facet,
-) -> Result<Vec<(String, i64)>, ApiError> {
-    let column = match facet {
-        Facet::Category => "p.category",
-        Facet::Brand => "p.brand",
+/// The products of `page` (row ids), in that order, marked for `fts`.
+fn page_products(db: &Db, fts: Option<&str>, page: &[i64]) -> Result<Vec<Hit>, ApiError> {
+    if page.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(page).map_err(ApiError::internal)?;
+    let r = match fts {
+        Some(q) => db.execute(
+            &format!(
+                "SELECT {HIT_COLUMNS}, p.rowid,
+                        highlight(products_fts, 0, char({open}), char({close})),
+                        snippet(products_fts, 3, char({open}), char({close}), '…', 16)
+                 FROM products_fts JOIN products p ON p.rowid = products_fts.rowid
+                 WHERE products_fts MATCH ? AND products_fts.rowid IN (SELECT value FROM json_each(?))",
+                open = MARK_OPEN as u32,
+                close = MARK_CLOSE as u32
+            ),
+            &[text(q), text(ids)],
+        )?,
+        None => db.execute(
+            &format!(
+                "SELECT {HIT_COLUMNS}, p.rowid FROM products p
+                 WHERE p.rowid IN (SELECT value FROM json_each(?))"
+            ),
+            &[text(ids)],
+        )?,
     };
-    let (from, mut params) = source(fts, filters, Some(facet));
-    params.push(int(i64::from(FACET_VALUES)));
+    let marks_at = fts.map(|_| 9);
+    let mut found: Vec<(i64, Hit)> = r
+        .rows
+        .iter()
+        .map(|row| (int_at(row, 8), hit(row, marks_at)))
+        .collect();
+    found.sort_by_key(|(rowid, _)| page.iter().position(|p| p == rowid));
+    Ok(found.into_iter().map(|(_, h)| h).collect())
+}
+
+/// The total and the category and brand facets, from one count per
+/// (category, brand) over the matches under every filter but those two:
+/// each facet then obeys every filter but its own, so every value of it
+/// can still be chosen.
+fn counts(db: &Db, fts: Option<&str>, filters: &Filters) -> Result<Counts, ApiError> {
+    let (from, params) = source(fts, filters, &[Facet::Category, Facet::Brand]);
     let r = db.execute(
-        &format!(
-            "SELECT {column}, COUNT(*) {from} GROUP BY {column} ORDER BY COUNT(*) DESC, {column} LIMIT ?"
-        ),
+        &format!("SELECT p.category, p.brand, COUNT(*) {from} GROUP BY p.category, p.brand"),
         &params,
     )?;
-    Ok(r.rows
-        .iter()
-        .map(|row| (text_at(row, 0), int_at(row, 1)))
-        .collect())
+    let is = |filter: &Option<String>, value: &str| {
+        filter
+            .as_ref()
+            .is_none_or(|f| f.eq_ignore_ascii_case(value))
+    };
+    let mut total = 0;
+    let mut categories: BTreeMap<String, i64> = BTreeMap::new();
+    let mut brands: BTreeMap<String, i64> = BTreeMap::new();
+    for row in &r.rows {
+        let (category, brand, n) = (text_at(row, 0), text_at(row, 1), int_at(row, 2));
+        let in_category = is(&filters.category, &category);
+        let in_brand = is(&filters.brand, &brand);
+        if in_category && in_brand {
+            total += n;
+        }
+        if in_brand {
+            *categories.entry(category).or_insert(0) += n;
+        }
+        if in_category {
+            *brands.entry(brand).or_insert(0) += n;
+        }
+    }
+    Ok(Counts {
+        total,
+        categories: top_values(categories),
+        brands: top_values(brands),
+    })
+}
+
+/// The total and the facets of a search.
+struct Counts {
+    total: i64,
+    categories: Vec<(String, i64)>,
+    brands: Vec<(String, i64)>,
+}
+
+/// A facet's values, the commonest first (then by value), at most
+/// [`FACET_VALUES`].
+fn top_values(counts: BTreeMap<String, i64>) -> Vec<(String, i64)> {
+    let mut values: Vec<(String, i64)> = counts.into_iter().collect();
+    values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    values.truncate(FACET_VALUES as usize);
+    values
 }
 
 /// Whether any product matches the FTS5 expression `fts`.
@@ -258,7 +327,7 @@ pub fn product(db: &Db, id: &str) -> Result<Option<Hit>, ApiError> {
         &format!("SELECT {HIT_COLUMNS} FROM products p WHERE p.id = ?"),
         &[text(id)],
     )?;
-    Ok(r.rows.first().map(|row| hit(row, false)))
+    Ok(r.rows.first().map(|row| hit(row, None)))
 }
 
 /// Products bought in the same orders as `product_id`, most often first.
@@ -271,7 +340,7 @@ pub fn bought_together(db: &Db, product_id: &str, limit: u32) -> Result<Vec<Hit>
         ),
         &[text(product_id), int(i64::from(limit))],
     )?;
-    Ok(r.rows.iter().map(|row| hit(row, false)).collect())
+    Ok(r.rows.iter().map(|row| hit(row, None)).collect())
 }
 
 /// Products like `of`: same category (worth 3), same brand (2), each
@@ -302,7 +371,7 @@ pub fn similar(db: &Db, of: &Hit, limit: u32) -> Result<Vec<Hit>, ApiError> {
     let mut candidates: Vec<(i64, Hit)> = r
         .rows
         .iter()
-        .map(|row| hit(row, false))
+        .map(|row| hit(row, None))
         .map(|h| (score(&h), h))
         .collect();
     // Stable: equal scores keep the popularity order.
@@ -329,7 +398,7 @@ pub fn for_customer(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Hit>, ApiE
         ),
         &[text(user_id), int(i64::from(limit))],
     )?;
-    Ok(r.rows.iter().map(|row| hit(row, false)).collect())
+    Ok(r.rows.iter().map(|row| hit(row, None)).collect())
 }
 
 /// What a customer has bought, most units first.
@@ -352,5 +421,5 @@ pub fn popular(db: &Db, exclude: &[String], limit: u32) -> Result<Vec<Hit>, ApiE
         ),
         &[text(exclude), int(i64::from(limit))],
     )?;
-    Ok(r.rows.iter().map(|row| hit(row, false)).collect())
+    Ok(r.rows.iter().map(|row| hit(row, None)).collect())
 }
