@@ -35,6 +35,7 @@ use crate::routing::{RouteMatch, Router};
 use crate::runtime_config::{KeyValueBackend, RuntimeConfig};
 use crate::sqlite::SqlitePool;
 use crate::state::{ComponentConfig, GuestOutput, GuestStream, RequestState, Services};
+use crate::telemetry::Invocation;
 use crate::variables::{AppVariables, ComponentVariables};
 
 /// How often the epoch advances; the granularity of time limits and of
@@ -56,6 +57,8 @@ pub struct HostOptions {
     pub request_timeout: Duration,
     /// Linear memory one instance may grow to.
     pub max_memory: usize,
+    /// Where spans go (off by default; see [`crate::telemetry`]).
+    pub tracer: spinshop_otlp::Tracer,
 }
 
 impl Default for HostOptions {
@@ -68,6 +71,7 @@ impl Default for HostOptions {
             max_instances: 256,
             request_timeout: Duration::from_secs(30),
             max_memory: 128 << 20,
+            tracer: spinshop_otlp::Tracer::default(),
         }
     }
 }
@@ -177,11 +181,17 @@ impl App {
         }))
     }
 
-    /// Serves a request that arrived on the listener.
+    /// Where the application's spans go.
+    pub fn tracer(&self) -> &spinshop_otlp::Tracer {
+        &self.options.tracer
+    }
+
+    /// Serves a request that arrived on the listener, traced by `trace`.
     pub async fn handle_inbound(
         self: &Arc<Self>,
         mut req: http::Request<WasiBody>,
         client_addr: SocketAddr,
+        trace: Option<Arc<Invocation>>,
     ) -> Option<Dispatched> {
         let route = self.router.route(req.uri().path())?;
         // `Connection` describes our hop only; guests forwarding it break.
@@ -205,14 +215,19 @@ impl App {
             req.headers_mut()
                 .insert(http::header::HOST, HeaderValue::from_static("localhost"));
         }
-        Some(self.dispatch(req, &route, client_addr, &full_url).await)
+        Some(
+            self.dispatch(req, &route, client_addr, &full_url, trace)
+                .await,
+        )
     }
 
-    /// Serves a service-chaining request to `component` in-process.
+    /// Serves a service-chaining request to `component` in-process; its
+    /// execution is traced under `parent`, the caller's client span.
     pub async fn handle_chained(
         self: &Arc<Self>,
         component: &str,
         mut req: http::Request<WasiBody>,
+        parent: Option<spinshop_otlp::SpanContext>,
     ) -> Result<Response<WasiBody>, wasmtime_wasi_http::Error> {
         if !self.components.contains_key(component) {
             return Err(wasmtime_wasi_http::Error::DestinationNotFound);
@@ -231,7 +246,8 @@ impl App {
             req.headers_mut().insert(http::header::HOST, value);
         }
         let client = SocketAddr::from(([0, 0, 0, 0], 0));
-        let dispatched = self.dispatch(req, &route, client, &full_url).await;
+        let trace = parent.map(|p| Invocation::chained(&self.options.tracer, p));
+        let dispatched = self.dispatch(req, &route, client, &full_url, trace).await;
         Ok(dispatched.response)
     }
 
@@ -241,6 +257,7 @@ impl App {
         route: &RouteMatch,
         client_addr: SocketAddr,
         full_url: &str,
+        trace: Option<Arc<Invocation>>,
     ) -> Dispatched {
         let route_name: Arc<str> = Arc::from(route.raw_route.as_str());
         let Some(component) = self.components.get(&route.component) else {
@@ -265,10 +282,16 @@ impl App {
         };
         set_spin_headers(req.headers_mut(), route, client_addr, full_url);
 
-        let mut store = match self.new_store(component) {
+        if let Some(t) = &trace {
+            t.start_execution(&name);
+        }
+        let mut store = match self.new_store(component, trace.clone()) {
             Ok(store) => store,
             Err(e) => {
                 tracing::error!(component = %name, error = %format!("{e:#}"), "cannot prepare a store");
+                if let Some(t) = &trace {
+                    t.finish_execution(Some(("store", format!("{e:#}"))));
+                }
                 return Dispatched {
                     response: plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
                     component: name,
@@ -288,6 +311,9 @@ impl App {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(component = %name, error = %format!("{e:#}"), "cannot pass the request to the component");
+                if let Some(t) = &trace {
+                    t.finish_execution(Some(("request", format!("{e:#}"))));
+                }
                 return Dispatched {
                     response: plain(StatusCode::BAD_REQUEST, "Bad Request"),
                     component: name,
@@ -300,6 +326,7 @@ impl App {
         let app = self.clone();
         let task_name = name.clone();
         let timeout = self.options.request_timeout;
+        let task_trace = trace.clone();
         let task = tokio::spawn(async move {
             let _permit = permit;
             let _in_flight = app.metrics.start();
@@ -314,20 +341,26 @@ impl App {
             };
             // The epoch deadline stops a guest burning CPU; this stops one
             // waiting on the host (sleeps, slow outbound calls).
-            match tokio::time::timeout(timeout + EPOCH_TICK * 2, run).await {
-                Ok(Ok(())) => {}
+            let failure = match tokio::time::timeout(timeout + EPOCH_TICK * 2, run).await {
+                Ok(Ok(())) => None,
                 Ok(Err(e)) if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) => {
                     app.metrics.timeout(&task_name);
                     tracing::error!(component = %task_name, limit_ms = timeout.as_millis() as u64, "request stopped at the time limit");
+                    Some(("timeout", "request stopped at the time limit".to_string()))
                 }
                 Ok(Err(e)) => {
                     app.metrics.trap(&task_name);
                     tracing::error!(component = %task_name, error = %format!("{e:?}"), "component trapped");
+                    Some(("trap", format!("{e:#}")))
                 }
                 Err(_) => {
                     app.metrics.timeout(&task_name);
                     tracing::error!(component = %task_name, limit_ms = timeout.as_millis() as u64, "request stopped at the time limit");
+                    Some(("timeout", "request stopped at the time limit".to_string()))
                 }
+            };
+            if let Some(t) = task_trace {
+                t.finish_execution(failure);
             }
         });
 
@@ -344,6 +377,9 @@ impl App {
                 plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         };
+        if let Some(t) = &trace {
+            t.response(response.headers());
+        }
         Dispatched {
             response,
             component: name,
@@ -351,7 +387,11 @@ impl App {
         }
     }
 
-    fn new_store(&self, component: &LoadedComponent) -> Result<Store<RequestState>> {
+    fn new_store(
+        &self,
+        component: &LoadedComponent,
+        trace: Option<Arc<Invocation>>,
+    ) -> Result<Store<RequestState>> {
         let config = &component.config;
         let mut wasi = WasiCtx::builder();
         wasi.envs(&config.environment)
@@ -375,6 +415,7 @@ impl App {
             hooks: OutboundHooks {
                 component: config.clone(),
                 app: self.me.clone(),
+                trace,
             },
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.options.max_memory)

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use crate::app::{plain, App};
+use crate::telemetry::Invocation;
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and
 /// waits up to `grace` for requests in flight.
@@ -85,10 +86,14 @@ async fn handle(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let trace = Invocation::inbound(app.tracer(), &method, req.uri(), req.headers(), client);
     let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
-    match app.handle_inbound(req, client).await {
+    match app.handle_inbound(req, client, trace.clone()).await {
         Some(dispatched) => {
             let status = dispatched.response.status().as_u16();
+            if let Some(t) = &trace {
+                t.finish_server(Some(&dispatched.route), status);
+            }
             let elapsed = started.elapsed();
             app.metrics
                 .request(&dispatched.component, &dispatched.route, status, elapsed);
@@ -114,6 +119,9 @@ async fn handle(
         }
         None => {
             app.metrics.not_found();
+            if let Some(t) = &trace {
+                t.finish_server(None, 404);
+            }
             tracing::info!(
                 target: "request",
                 component = "",
@@ -146,7 +154,8 @@ pub async fn serve_metrics(
                     let app = app.clone();
                     async move {
                         let response = if req.uri().path() == "/metrics" {
-                            let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(app.metrics.render())));
+                            let text = format!("{}{}", app.metrics.render(), app.tracer().render_metrics("spinshop_host_otlp"));
+                            let mut r = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from(text)));
                             r.headers_mut().insert(
                                 http::header::CONTENT_TYPE,
                                 http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -18,6 +18,7 @@ pub mod routing;
 pub mod runtime_config;
 pub mod sqlite;
 pub mod state;
+pub mod telemetry;
 pub mod variables;
 
 pub use app::{App, HostOptions};

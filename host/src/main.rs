@@ -29,6 +29,16 @@ OPTIONS:
 
 Environment: SPIN_VARIABLE_<NAME> sets application variable <name>;
 SPINSHOP_LOG (or RUST_LOG) sets the log filter [default: info].
+
+Traces: with OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+set, spans are exported over OTLP/HTTP as Spin exports them: a server span per
+request, the component's execution, a client span per outbound request, whose
+context replaces the guest's traceparent header. OTEL_EXPORTER_OTLP_PROTOCOL
+is http/protobuf (default) or http/json; OTEL_SERVICE_NAME [default: spinshop],
+OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT,
+OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+and OTEL_SDK_DISABLED apply. Spans beyond the queue, or that the collector
+refuses, are dropped and counted (spinshop_host_otlp_spans_dropped_total).
 ";
 
 struct Cli {
@@ -169,7 +179,9 @@ fn run(cli: Cli) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let options = cli.options.clone();
+        let mut options = cli.options.clone();
+        options.tracer = start_tracer()?;
+        let tracer = options.tracer.clone();
         let manifest = options.manifest.display().to_string();
         let app = tokio::task::spawn_blocking(move || App::load(options))
             .await?
@@ -212,8 +224,34 @@ fn run(cli: Cli) -> Result<()> {
             cli.grace,
         )
         .await;
+        // What the last requests recorded.
+        tracer.shutdown(TRACE_FLUSH_LIMIT).await;
         Ok(())
     })
+}
+
+/// How long shutdown waits for the last spans to reach the collector.
+const TRACE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// The OTLP exporter the environment asks for, or one that records nothing.
+fn start_tracer() -> Result<spinshop_otlp::Tracer> {
+    let Some(config) = spinshop_otlp::ExportConfig::from_env("spinshop")
+        .map_err(anyhow::Error::msg)
+        .context("trace export settings")?
+    else {
+        return Ok(spinshop_otlp::Tracer::default());
+    };
+    tracing::info!(
+        endpoint = %config.endpoint,
+        protocol = ?config.protocol,
+        service = config.service_name(),
+        "exporting traces over OTLP"
+    );
+    Ok(spinshop_otlp::Tracer::start(
+        config,
+        ("spinshop-host", env!("CARGO_PKG_VERSION")),
+        |problem| tracing::warn!(target: "otlp", "{problem}"),
+    ))
 }
 
 #[cfg(test)]

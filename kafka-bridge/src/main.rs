@@ -24,6 +24,7 @@ mod relay_in;
 mod relay_out;
 mod replay;
 mod server;
+mod traces;
 mod wake;
 
 use std::path::PathBuf;
@@ -74,10 +75,28 @@ ENVIRONMENT:
     consumers, the admin client that creates topics, replay) and override the same
     properties in the file's [producer] and [consumer] tables. Credentials belong
     here, not in the file.
+
+TRACES (OpenTelemetry's variables, as spinshop-host and Spin read them):
+    OTEL_EXPORTER_OTLP_ENDPOINT     a collector's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318;
+                                    set (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), spans are exported
+    OTEL_EXPORTER_OTLP_PROTOCOL     http/protobuf (default) or http/json
+    OTEL_SERVICE_NAME               the service spans are exported under [default: kafka-bridge]
+    OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE and
+    OTEL_SDK_DISABLED work as their specification says.
+
+    Each event relayed from an outbox is a producer span (`send <topic>`) and each
+    delivery to a component a consumer span (`process <topic>`), both children of the
+    event's traceparent; the delivery span's context is the traceparent of the POST, so
+    the component's request is its child. Spans are batched in the background; when
+    the queue is full or the collector is down they are dropped and counted
+    (bridge_otlp_spans_dropped_total), never waited for.
 ";
 
 /// How long shutdown waits for in-flight work.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for the last spans to reach the collector.
+const TRACE_FLUSH_LIMIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default, PartialEq)]
 struct Args {
@@ -189,10 +208,12 @@ async fn run(config: Config, token: String) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     let platform = Platform::new(&config.platform_url, token, config.delivery.timeout())?;
     let producer = producer(&config)?;
+    let tracer = traces::tracer_from_env()?;
     let (stop_tx, stop) = watch::channel(false);
 
     let listener = server::bind(config.listen).await?;
     let state = Arc::new(server::State {
+        tracer: tracer.clone(),
         metrics: metrics.clone(),
         producer: producer.clone(),
         platform: platform.clone(),
@@ -245,15 +266,17 @@ async fn run(config: Config, token: String) -> Result<()> {
             metrics: metrics.clone(),
             topic_prefix: config.topic_prefix.clone(),
             wake: wakers.of(&p.component),
+            tracer: tracer.clone(),
         };
         tasks.spawn(relay_out::run(relay, stop.clone()));
     }
     for (component, subscriptions) in config.consumers() {
-        let (config, platform, producer, metrics, stop) = (
+        let (config, platform, producer, metrics, tracer, stop) = (
             config.clone(),
             platform.clone(),
             producer.clone(),
             metrics.clone(),
+            tracer.clone(),
             stop.clone(),
         );
         tasks.spawn(async move {
@@ -261,9 +284,12 @@ async fn run(config: Config, token: String) -> Result<()> {
                 config,
                 component.clone(),
                 subscriptions,
-                platform,
-                producer,
-                metrics,
+                relay_in::Outlets {
+                    platform,
+                    producer,
+                    metrics,
+                    tracer,
+                },
                 stop,
             )
             .await
@@ -299,6 +325,7 @@ async fn run(config: Config, token: String) -> Result<()> {
     let p = producer.clone();
     let _ = tokio::task::spawn_blocking(move || p.flush(Duration::from_secs(10))).await;
     let _ = server.await;
+    tracer.shutdown(TRACE_FLUSH_LIMIT).await;
     log::info("stopped", &[]);
     Ok(())
 }

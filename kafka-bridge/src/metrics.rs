@@ -47,6 +47,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Failed outbox drains or produces, by component and stage.",
     ),
     (
+        "kafka_messages_consumed_total",
+        "counter",
+        "Events consumed from Kafka and done with (delivered or dead-lettered), by topic (seed 000's name).",
+    ),
+    (
         "bridge_delivered_total",
         "counter",
         "Events a component acknowledged with a 2xx, by topic and component.",

@@ -27,6 +27,27 @@ pub enum Attempt {
 }
 
 impl Attempt {
+    /// The HTTP status that came back, if one did (a 2xx is not kept).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Delivered => None,
+            Self::Unavailable { status, .. } | Self::Retry { status, .. } => *status,
+            Self::Reject { status, .. } => Some(*status),
+        }
+    }
+
+    /// What went wrong, in a line.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Delivered => "delivered".into(),
+            Self::Unavailable { status, error } | Self::Retry { status, error } => match status {
+                Some(s) => format!("{s}: {error}"),
+                None => error.clone(),
+            },
+            Self::Reject { status, error } => format!("{status}: {error}"),
+        }
+    }
+
     /// Classifies an HTTP status and the body that came with it.
     pub fn from_status(status: u16, body: &str) -> Self {
         let error = summary(body);

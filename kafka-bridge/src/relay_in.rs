@@ -29,6 +29,7 @@ use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders, OwnedMe
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientContext, Offset};
 use serde_json::Value;
+use spinshop_otlp::Tracer;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -36,6 +37,7 @@ use crate::backoff::Backoff;
 use crate::config::{dlq_topic, Config, DeliveryPolicy, Subscription};
 use crate::metrics::Metrics;
 use crate::platform::{Attempt, Platform};
+use crate::traces::Delivery;
 use crate::{kafka, log};
 
 /// Messages a partition worker may have queued.
@@ -121,6 +123,13 @@ impl GroupContext {
             &[("component", component)],
             delta,
         );
+        // The series exists, at 0, from the first assignment on: a panel
+        // or alert over it has data before any outage.
+        self.metrics.add(
+            "bridge_partitions_waiting",
+            &[("component", component)],
+            0.0,
+        );
         log::info(
             "partitions changed hands",
             &[
@@ -145,6 +154,9 @@ struct Shared {
     policy: DeliveryPolicy,
     metrics: Arc<Metrics>,
     stored: AtomicBool,
+    /// The consumer group, for the delivery spans.
+    group: String,
+    tracer: Tracer,
 }
 
 /// The consumer for one component: a member of its group, under this
@@ -182,17 +194,30 @@ fn consumer(config: &Config, component: &str, metrics: Arc<Metrics>) -> Result<G
     .with_context(|| format!("creating the Kafka consumer for {component}"))
 }
 
+/// Where a consumer's events go, and what it reports through.
+pub struct Outlets {
+    pub platform: Platform,
+    /// For dead letters.
+    pub producer: FutureProducer,
+    pub metrics: Arc<Metrics>,
+    pub tracer: Tracer,
+}
+
 /// Consumes `subscriptions` for `component` until `stop`, then finishes the
 /// event in hand in each partition, commits and returns.
 pub async fn run(
     config: Arc<Config>,
     component: String,
     subscriptions: Vec<Subscription>,
-    platform: Platform,
-    producer: FutureProducer,
-    metrics: Arc<Metrics>,
+    outlets: Outlets,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
+    let Outlets {
+        platform,
+        producer,
+        metrics,
+        tracer,
+    } = outlets;
     let consumer = Arc::new(consumer(&config, &component, metrics.clone())?);
     let topics: Vec<String> = subscriptions
         .iter()
@@ -219,6 +244,8 @@ pub async fn run(
         policy: config.delivery.clone(),
         metrics: metrics.clone(),
         stored: AtomicBool::new(false),
+        group: config.group_of(&component),
+        tracer,
     });
     log::info(
         "consuming",
@@ -353,6 +380,7 @@ async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
     // the batch (anything else goes alone), and its creation time is kept
     // for the latency figure.
     let mut created = Vec::with_capacity(group.len());
+    let mut envelopes = Vec::with_capacity(group.len());
     let mut body = Vec::with_capacity(
         group
             .iter()
@@ -367,15 +395,32 @@ async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
             return false;
         };
         created.push(envelope.get("created_at_ms").and_then(Value::as_i64));
+        envelopes.push(envelope);
         if i > 0 {
             body.push(b',');
         }
         body.extend_from_slice(payload);
     }
     body.extend_from_slice(b"]}");
-    if shared.platform.deliver(url, &body, None).await != Attempt::Delivered {
+    let mut delivery = Delivery::start(
+        &shared.tracer,
+        &shared.component,
+        &shared.group,
+        &group.iter().collect::<Vec<_>>(),
+        &envelopes.iter().map(Some).collect::<Vec<_>>(),
+        url,
+    );
+    let attempt = shared
+        .platform
+        .deliver(url, &body, delivery.traceparent().as_deref())
+        .await;
+    delivery.attempted(attempt.status());
+    if attempt != Attempt::Delivered {
+        // Its events go one by one next, each with a span of its own.
+        delivery.finish("batch_refused", Some(&attempt.describe()));
         return false;
     }
+    delivery.finish("delivered", None);
     let topic = last.topic();
     let component = shared.component.as_str();
     let now = now_ms();
@@ -388,6 +433,11 @@ async fn deliver_batch(shared: &Shared, group: &[OwnedMessage]) -> bool {
     shared.metrics.count(
         "bridge_delivered_total",
         &[("topic", topic), ("component", component)],
+        group.len() as f64,
+    );
+    shared.metrics.count(
+        "kafka_messages_consumed_total",
+        &[("topic", topic)],
         group.len() as f64,
     );
     // Offsets are per partition: storing the last covers the batch.
@@ -446,13 +496,26 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
     let component = shared.component.as_str();
     let body = message.payload().unwrap_or_default();
     let envelope: Option<Value> = serde_json::from_slice(body).ok();
-    let traceparent = envelope
-        .as_ref()
-        .and_then(|v| v.get("traceparent"))
-        .and_then(Value::as_str);
     let Some((url, _)) = shared.urls.get(topic) else {
         return true;
     };
+    let mut delivery = Delivery::start(
+        &shared.tracer,
+        component,
+        &shared.group,
+        &[message],
+        &[envelope.as_ref()],
+        url,
+    );
+    // The delivery span's context when tracing, else the event's own, so
+    // the component's request continues the trace either way.
+    let traceparent = delivery.traceparent().or_else(|| {
+        envelope
+            .as_ref()
+            .and_then(|v| v.get("traceparent"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let slot = (topic.to_string(), message.partition());
     let backoff = Backoff::new(shared.policy.backoff_min_ms, shared.policy.backoff_max_ms);
     let outage = Backoff::new(
@@ -467,7 +530,11 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
     let mut failures = 0u32;
     let mut outage_tries = 0u32;
     let (status, error, reason) = loop {
-        let mut attempt = shared.platform.deliver(url, body, traceparent).await;
+        let mut attempt = shared
+            .platform
+            .deliver(url, body, traceparent.as_deref())
+            .await;
+        delivery.attempted(attempt.status());
         if let Attempt::Unavailable {
             status: None,
             error,
@@ -489,6 +556,9 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
                     &[("topic", topic), ("component", component)],
                     1.0,
                 );
+                shared
+                    .metrics
+                    .count("kafka_messages_consumed_total", &[("topic", topic)], 1.0);
                 if let Some(created) = envelope
                     .as_ref()
                     .and_then(|v| v.get("created_at_ms"))
@@ -500,6 +570,7 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
                         .observe_latency(&[("topic", topic), ("component", component)], seconds);
                 }
                 store(shared, message);
+                delivery.finish("delivered", None);
                 return true;
             }
             Attempt::Reject { status, error } => break (Some(status), error, "rejected"),
@@ -574,6 +645,7 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
     {
         return false;
     }
+    delivery.finish("dead_lettered", Some(&format!("{reason}: {error}")));
     shared.metrics.count(
         "bridge_dead_lettered_total",
         &[
@@ -583,6 +655,9 @@ async fn handle(shared: &Shared, message: &OwnedMessage, mut stop: watch::Receiv
         ],
         1.0,
     );
+    shared
+        .metrics
+        .count("kafka_messages_consumed_total", &[("topic", topic)], 1.0);
     store(shared, message);
     true
 }

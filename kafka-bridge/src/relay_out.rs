@@ -12,6 +12,7 @@ use anyhow::{Context as _, Result};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
+use spinshop_otlp::Tracer;
 use tokio::sync::{watch, Notify};
 
 use crate::backoff::Backoff;
@@ -19,6 +20,7 @@ use crate::config::OutboxPolicy;
 use crate::log;
 use crate::metrics::Metrics;
 use crate::platform::Platform;
+use crate::traces;
 
 /// How long a produce may wait in librdkafka's queue before it fails.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,6 +32,7 @@ pub struct Outgoing {
     pub topic: String,
     pub key: String,
     pub traceparent: Option<String>,
+    pub correlation_id: Option<String>,
     pub event_type: String,
     pub body: Vec<u8>,
 }
@@ -51,6 +54,10 @@ impl Outgoing {
                 .get("traceparent")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            correlation_id: v
+                .get("correlation_id")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             body: serde_json::to_vec(v)?,
         })
     }
@@ -67,6 +74,7 @@ pub struct Relay {
     pub topic_prefix: String,
     /// Fired when the component has new rows.
     pub wake: Arc<Notify>,
+    pub tracer: Tracer,
 }
 
 /// Drains one component until `stop` says so.
@@ -79,6 +87,7 @@ pub async fn run(relay: Relay, mut stop: watch::Receiver<bool>) {
         metrics,
         topic_prefix,
         wake,
+        tracer,
     } = relay;
     let idle = Backoff::new(policy.idle_min_ms, policy.idle_max_ms);
     let mut idle_rounds = 0u32;
@@ -94,6 +103,7 @@ pub async fn run(relay: Relay, mut stop: watch::Receiver<bool>) {
             policy.batch,
             &topic_prefix,
             &metrics,
+            &tracer,
         )
         .await;
         let wait = match drained {
@@ -138,6 +148,7 @@ pub async fn drain_once(
     batch: u32,
     topic_prefix: &str,
     metrics: &Metrics,
+    tracer: &Tracer,
 ) -> Result<usize> {
     let events = platform.outbox(component, batch).await?;
     if events.is_empty() {
@@ -170,7 +181,19 @@ pub async fn drain_once(
             .headers(headers);
         producer.send(record, QUEUE_TIMEOUT)
     });
+    let spans: Vec<_> = outgoing
+        .iter()
+        .zip(&topics)
+        .map(|(e, topic)| traces::relay(tracer, component, e, topic))
+        .collect();
     let results = futures::future::join_all(sends).await;
+    for (span, result) in spans.into_iter().zip(&results) {
+        let outcome = match result {
+            Ok(d) => Ok((d.partition, d.offset)),
+            Err((e, _)) => Err(e.to_string()),
+        };
+        traces::relayed(tracer, span, outcome);
+    }
     // Ack the confirmed prefix only: an event after a failed one is
     // produced again with it, which keeps per-key order on the retry.
     let mut confirmed = Vec::with_capacity(outgoing.len());

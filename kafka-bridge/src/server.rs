@@ -24,6 +24,8 @@ use crate::platform::Platform;
 /// What the endpoints read.
 pub struct State {
     pub metrics: Arc<Metrics>,
+    /// Its export counters are metrics too.
+    pub tracer: spinshop_otlp::Tracer,
     pub producer: FutureProducer,
     pub platform: Platform,
 }
@@ -60,7 +62,11 @@ async fn answer(
     state: Arc<State>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, content_type, body) = match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/metrics") => (200, "text/plain; version=0.0.4", state.metrics.render()),
+        ("GET", "/metrics") => (
+            200,
+            "text/plain; version=0.0.4",
+            state.metrics.render() + &state.tracer.render_metrics("bridge_otlp"),
+        ),
         ("GET", "/health") => {
             let (ok, body) = health(&state).await;
             (

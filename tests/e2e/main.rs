@@ -1,5 +1,6 @@
 //! End-to-end tests: the application as users and the bridge see it.
 
+mod api_docs;
 mod audit;
 mod backbone;
 mod bad_input;
@@ -9,6 +10,8 @@ mod catalog;
 mod clock;
 mod component_model;
 mod inventory;
+mod metrics;
+mod monitoring;
 mod notifications;
 mod ops;
 mod orders;
@@ -17,4 +20,5 @@ mod readme;
 mod saga;
 mod search;
 mod security;
+mod traces;
 mod users;

@@ -11,7 +11,7 @@ use platform::auth::Role;
 use serde_json::Value;
 use spinshop_testkit::{build_all, host_binary, repo_root, Host, HostSpec, Redis, Runtime};
 
-pub use spinshop_testkit::{client, metric_sum, Bridge, Kafka};
+pub use spinshop_testkit::{client, metric_sum, Bridge, Kafka, OtlpReceiver, ReceivedSpan};
 
 pub mod kafka;
 pub mod walkthrough;
@@ -57,6 +57,8 @@ pub struct EventStack {
     pub topic_prefix: String,
     brokers: String,
     config: String,
+    /// Extra environment of its bridges.
+    bridge_env: Vec<(String, String)>,
 }
 
 impl EventStack {
@@ -73,19 +75,41 @@ impl EventStack {
         variables: &[(&str, &str)],
         edit_config: impl FnOnce(String) -> String,
     ) -> Self {
-        let stack = Stack::start_with(variables);
+        Self::launch(brokers, variables, &ProcessEnv::default(), edit_config)
+    }
+
+    /// [`Self::start`] with extra environment for the host and the bridge
+    /// (the OTLP exporter's settings, say).
+    pub fn start_with_env(
+        variables: &[(&str, &str)],
+        env: &ProcessEnv,
+        edit_config: impl FnOnce(String) -> String,
+    ) -> Self {
+        let brokers = spinshop_testkit::kafka::shared().bootstrap();
+        Self::launch(&brokers, variables, env, edit_config)
+    }
+
+    fn launch(
+        brokers: &str,
+        variables: &[(&str, &str)],
+        env: &ProcessEnv,
+        edit_config: impl FnOnce(String) -> String,
+    ) -> Self {
+        let stack = Stack::start_with_env(variables, &env.host);
         let config = edit_config(
             std::fs::read_to_string(repo_root().join("kafka-bridge/bridge.toml"))
                 .expect("kafka-bridge/bridge.toml"),
         );
         let topic_prefix = format!("t{}.", uuid::Uuid::new_v4().simple());
-        let bridge = stack.bridge(&config, brokers, &topic_prefix, "replica-0");
+        let bridge =
+            stack.bridge_with_env(&config, brokers, &topic_prefix, "replica-0", &env.bridge);
         Self {
             bridge,
             stack,
             topic_prefix,
             brokers: brokers.to_string(),
             config,
+            bridge_env: env.bridge.clone(),
         }
     }
 
@@ -102,9 +126,22 @@ impl EventStack {
     /// Another bridge replica of this stack, under its own instance name,
     /// sharing the partitions with the first.
     pub fn replica(&self, instance: &str) -> Bridge {
-        self.stack
-            .bridge(&self.config, &self.brokers, &self.topic_prefix, instance)
+        self.stack.bridge_with_env(
+            &self.config,
+            &self.brokers,
+            &self.topic_prefix,
+            instance,
+            &self.bridge_env,
+        )
     }
+}
+
+/// Environment variables for a stack's processes beyond what the harness
+/// sets.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessEnv {
+    pub host: Vec<(String, String)>,
+    pub bridge: Vec<(String, String)>,
 }
 
 /// Polls `$probe` (an expression giving `Option<T>`, awaited inside an
@@ -151,7 +188,19 @@ impl Stack {
         topic_prefix: &str,
         instance: &str,
     ) -> Bridge {
-        Bridge::start_with(
+        self.bridge_with_env(config, brokers, topic_prefix, instance, &[])
+    }
+
+    /// [`Self::bridge`] with extra environment.
+    pub fn bridge_with_env(
+        &self,
+        config: &str,
+        brokers: &str,
+        topic_prefix: &str,
+        instance: &str,
+        env: &[(String, String)],
+    ) -> Bridge {
+        Bridge::start_with_env(
             config,
             brokers,
             &format!("http://{}", self.host.addr),
@@ -164,11 +213,18 @@ impl Stack {
                 "--redis-url",
                 &self.redis.url(),
             ],
+            env,
         )
     }
 
     /// Starts the application with extra `SPIN_VARIABLE_*` settings.
     pub fn start_with(variables: &[(&str, &str)]) -> Self {
+        Self::start_with_env(variables, &[])
+    }
+
+    /// [`Self::start_with`] with extra environment for the host (kept for
+    /// restarts).
+    pub fn start_with_env(variables: &[(&str, &str)], extra_env: &[(String, String)]) -> Self {
         build_all();
         let redis = Redis::start();
         let cache_redis = Redis::launch(spinshop_testkit::RedisOptions::cache("16mb"))
@@ -208,6 +264,7 @@ impl Stack {
                 v.to_string(),
             ));
         }
+        env.extend_from_slice(extra_env);
         // Data goes to the test's own directory, not the repository's .spinshop/.
         let runtime_config = std::fs::read_to_string(repo_root().join("runtime-config.toml"))
             .expect("runtime-config.toml")

@@ -14,6 +14,7 @@ mod corpus;
 mod guest;
 mod histogram;
 mod load;
+mod metrics;
 mod results;
 mod saga;
 mod search;
@@ -36,6 +37,7 @@ use crate::repo::{self, Repo};
 use crate::setup::{self, Prerequisite};
 
 pub use bridge::{run as bridge, BridgeOptions};
+pub use metrics::run as metrics;
 pub use saga::{run as saga, SagaOptions};
 pub use search::{run as search, SearchOptions};
 

@@ -9,6 +9,7 @@ mod net;
 mod oci;
 mod process;
 mod repo;
+mod schemathesis;
 mod secrets;
 mod setup;
 mod stack;
@@ -68,6 +69,10 @@ COMMANDS:
         --duration <D>        wrk's run per scenario [default: 10s]
         --connections <N>     wrk's connections [default: 16]
         --fresh <N>           catalog writes timed for freshness, at 10/s [default: 100]
+    bench metrics [OPTIONS]
+                          a cached catalog read loaded with wrk with request metrics off, then on,
+                          each on a fresh private stack; appends the loss to bench/RESULTS.md
+                          (the options of `bench host`)
     infra                 build OpenTofu if missing, then check infra/terraform as `test` does
                           (tofu fmt, init, validate, plan against no cluster)
     package               build the components and write the app's OCI image (what SpinKube runs)
@@ -85,10 +90,11 @@ ENVIRONMENT (up):
     SPINSHOP_CACHE_REDIS_PORT the cache's Redis port (64 MB, LRU); reused likewise [default: 6380]
     SPINSHOP_KAFKA_PORT       the broker's port; it must be free [default: 9092]
     SPINSHOP_BRIDGE_LISTEN    kafka-bridge's /health and /metrics [default: 127.0.0.1:9095]
+    SPINSHOP_PROMETHEUS_LISTEN  Prometheus, scraping the app, host and bridge [default: 127.0.0.1:9091]
     SPINSHOP_HOST_LOG_TO_TERMINAL  set: the host's request log goes to the terminal, not .spinshop/logs/host.log
 
 ENVIRONMENT (setup, up, test, bench bridge, bench saga):
-    SPINSHOP_CACHE_DIR        where Kafka, OpenTofu and its providers are installed, under tools/
+    SPINSHOP_CACHE_DIR        where Kafka, OpenTofu and its providers, schemathesis are installed, under tools/
                               [default: ~/.cache/spinshop]
     SPIN_BIN                  (test) a Spin CLI: the end-to-end suite also runs on it
 ";
@@ -104,6 +110,7 @@ enum Command {
     BenchBridge(BridgeOptions),
     BenchSaga(SagaOptions),
     BenchSearch(SearchOptions),
+    BenchMetrics(BenchOptions),
     Infra,
     Package,
     Push { target: oci::Target },
@@ -144,14 +151,17 @@ fn parse_args(args: &[String]) -> Result<Command> {
             Some((target, options)) if target == "saga" => {
                 parse_saga_options(options).map(Command::BenchSaga)
             }
+            Some((target, options)) if target == "metrics" => {
+                parse_bench_options(options).map(Command::BenchMetrics)
+            }
             Some((target, options)) if target == "search" => {
                 parse_search_options(options).map(Command::BenchSearch)
             }
             Some((target, _)) => bail!(
-                "unknown benchmark {target:?}; there are `bench host`, `bench bridge`, `bench saga` and `bench search`"
+                "unknown benchmark {target:?}; there are `bench host`, `bench bridge`, `bench saga`, `bench search` and `bench metrics`"
             ),
             None => bail!(
-                "`bench` needs a target: `bench host`, `bench bridge`, `bench saga` or `bench search`"
+                "`bench` needs a target: `bench host`, `bench bridge`, `bench saga`, `bench search` or `bench metrics`"
             ),
         },
         "infra" => no_more(rest).map(|()| Command::Infra),
@@ -277,6 +287,7 @@ fn run(command: Command) -> Result<()> {
         Command::BenchBridge(options) => bench::bridge(&repo, &options),
         Command::BenchSaga(options) => bench::saga(&repo, &options),
         Command::BenchSearch(options) => bench::search(&repo, &options),
+        Command::BenchMetrics(options) => bench::metrics(&repo, &options),
         Command::Infra => {
             setup::ensure(&[setup::Prerequisite::OpenTofu])?;
             tofu::check::run(&repo)

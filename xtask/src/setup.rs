@@ -33,6 +33,10 @@ pub enum Prerequisite {
     /// `curl` and `jq` on PATH (Debian packages): the README's
     /// walk-through uses them, and the test suite runs it.
     WalkThroughTools,
+    /// `prometheus` and `promtool` on PATH (Debian package prometheus):
+    /// `up` runs it, the tests check the rules and evaluate the
+    /// dashboards with it.
+    Prometheus,
     /// A Java runtime and Maven (Debian packages), to fetch and run Kafka.
     Java,
     /// Apache Kafka's jars from Maven Central, cached per machine (needs
@@ -42,6 +46,9 @@ pub enum Prerequisite {
     DockerRegistry,
     /// OpenTofu and its providers, built from the Go module proxy (cached).
     OpenTofu,
+    /// schemathesis and the OpenAPI validator from PyPI, in a private
+    /// virtualenv (cached; needs python3).
+    Schemathesis,
 }
 
 /// What `cargo xtask setup` ensures: everything but the benchmark's tool.
@@ -52,10 +59,12 @@ pub const ALL_BUT_LOAD_GENERATOR: &[Prerequisite] = &[
     Prerequisite::OpenSsl,
     Prerequisite::OpenSslHeaders,
     Prerequisite::WalkThroughTools,
+    Prerequisite::Prometheus,
     Prerequisite::Java,
     Prerequisite::Broker,
     Prerequisite::DockerRegistry,
     Prerequisite::OpenTofu,
+    Prerequisite::Schemathesis,
 ];
 
 /// What running the whole application (`up`, the end-to-end benchmarks)
@@ -66,6 +75,7 @@ pub const APPLICATION: &[Prerequisite] = &[
     Prerequisite::OpenSsl,
     Prerequisite::OpenSslHeaders,
     Prerequisite::WalkThroughTools,
+    Prerequisite::Prometheus,
     Prerequisite::Java,
     Prerequisite::Broker,
 ];
@@ -88,6 +98,10 @@ pub fn ensure(needs: &[Prerequisite]) -> Result<()> {
                 "curl and jq",
                 debian_tool("curl", "curl")? | debian_tool("jq", "jq")?,
             ),
+            Prerequisite::Prometheus => (
+                "Prometheus and promtool",
+                debian_tool("prometheus", "prometheus")? | debian_tool("promtool", "prometheus")?,
+            ),
             Prerequisite::Java => ("Java and Maven", java_and_maven()?),
             Prerequisite::Broker => (
                 "Apache Kafka",
@@ -98,6 +112,7 @@ pub fn ensure(needs: &[Prerequisite]) -> Result<()> {
                 debian_tool("docker-registry", "docker-registry")?,
             ),
             Prerequisite::OpenTofu => ("OpenTofu", crate::tofu::tools::ensure()?),
+            Prerequisite::Schemathesis => ("schemathesis", crate::schemathesis::ensure()?),
         };
         if added {
             installed.push(name);
@@ -165,12 +180,24 @@ fn debian_tool(binary: &str, package: &str) -> Result<bool> {
     if find_on_path(binary).is_some() {
         return Ok(false);
     }
+    debian_package(package).map_err(|e| e.context(format!("{binary} is missing")))?;
+    if find_on_path(binary).is_none() {
+        bail!("installed {package}, but {binary} is still not on PATH");
+    }
+    Ok(true)
+}
+
+/// Installs Debian `package` through apt (for packages that bring no
+/// program of their own to look for).
+pub fn debian_package(package: &str) -> Result<()> {
     if find_on_path("apt-get").is_none() {
-        bail!("{binary} is missing; install it ({package}) with your system's package manager and put it on PATH");
+        bail!(
+            "install {package} with your system's package manager (and put its programs on PATH)"
+        );
     }
     if !is_root() {
         bail!(
-            "{binary} is missing and installing it needs root; run:\n\n    {}\n",
+            "installing {package} needs root; run:\n\n    {}\n",
             apt_command_line(package, "sudo ")
         );
     }
@@ -179,11 +206,7 @@ fn debian_tool(binary: &str, package: &str) -> Result<bool> {
         Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends", package])
             .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
-    if find_on_path(binary).is_none() {
-        bail!("installed {package}, but {binary} is still not on PATH");
-    }
-    Ok(true)
+    )
 }
 
 /// pkg-config, then libssl-dev unless pkg-config already finds OpenSSL

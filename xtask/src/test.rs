@@ -24,6 +24,10 @@ pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
     })?;
     // Needs no cargo build either: OpenTofu was built by setup.
     steps.run("terraform", || crate::tofu::check::run(repo))?;
+    // The alert rules parse and their unit tests pass (promtool, from
+    // setup); the dashboards are evaluated against a live stack by the
+    // end-to-end suite.
+    steps.run("monitoring", || monitoring(repo))?;
     steps.run("build", || compile::everything(repo))?;
     steps.run("clippy", || {
         process::run(repo.cargo().args([
@@ -37,14 +41,18 @@ pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
         ]))
     })?;
     let kafka_libs = spinshop_testkit::kafka::libs_dir(repo.root())?;
+    // Installed by setup; the end-to-end suite's API test requires it.
+    let schemathesis = crate::schemathesis::program()?;
     steps.run("tests", || {
         // The end-to-end and bridge tests start brokers themselves.
         eprintln!("SPINSHOP_KAFKA_LIBS={}", kafka_libs.display());
+        eprintln!("SPINSHOP_SCHEMATHESIS={}", schemathesis.display());
         process::run(
             repo.cargo()
                 .args(["test", "--workspace", "--release"])
                 .args(cargo_test_args)
-                .env("SPINSHOP_KAFKA_LIBS", &kafka_libs),
+                .env("SPINSHOP_KAFKA_LIBS", &kafka_libs)
+                .env("SPINSHOP_SCHEMATHESIS", &schemathesis),
         )
     })?;
     match spinshop_testkit::Runtime::spin_from_env() {
@@ -68,6 +76,30 @@ pub fn run(repo: &Repo, cargo_test_args: &[String]) -> Result<()> {
     }
     steps.summary("passed");
     Ok(())
+}
+
+/// `promtool check rules` on every rule file, then `promtool test rules`
+/// on every test file of `infra/monitoring/tests`.
+fn monitoring(repo: &Repo) -> Result<()> {
+    let dir = repo.root().join("infra/monitoring");
+    let rules = spinshop_testkit::prometheus::rule_files(&dir.join("rules"))?;
+    let tests = spinshop_testkit::prometheus::rule_files(&dir.join("tests"))?;
+    if rules.is_empty() || tests.is_empty() {
+        anyhow::bail!("infra/monitoring has no rules or no rule tests");
+    }
+    process::run(
+        std::process::Command::new("promtool")
+            .arg("check")
+            .arg("rules")
+            .args(&rules),
+    )?;
+    // Test files name their rules relative to themselves.
+    process::run(
+        std::process::Command::new("promtool")
+            .args(["test", "rules"])
+            .args(tests.iter().filter_map(|t| t.file_name()))
+            .current_dir(dir.join("tests")),
+    )
 }
 
 /// The steps run so far and how long each took.

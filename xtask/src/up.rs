@@ -20,7 +20,8 @@ pub fn run(repo: &Repo) -> Result<()> {
     let listen = env_or("SPINSHOP_LISTEN", loopback(3000))?;
     let metrics_listen = env_or("SPINSHOP_METRICS_LISTEN", loopback(9090))?;
     let bridge_listen = env_or("SPINSHOP_BRIDGE_LISTEN", loopback(9095))?;
-    for addr in [listen, metrics_listen, bridge_listen] {
+    let prometheus_listen = env_or("SPINSHOP_PROMETHEUS_LISTEN", loopback(9091))?;
+    for addr in [listen, metrics_listen, bridge_listen, prometheus_listen] {
         if !addr.ip().is_loopback() {
             eprintln!("warning: {addr} is not a loopback address: other machines may reach it");
         }
@@ -46,8 +47,14 @@ pub fn run(repo: &Repo) -> Result<()> {
     };
 
     crate::process::catch_interrupts()?;
+    spinshop_testkit::paths::check_free(
+        prometheus_listen,
+        "Prometheus",
+        "SPINSHOP_PROMETHEUS_LISTEN",
+    )?;
     let mut app = App::start(repo, spec)?;
     let spec = app.spec.clone();
+    let mut prometheus = start_prometheus(repo, &spec, prometheus_listen)?;
     let health = reqwest::blocking::get(format!("http://{listen}/health"))
         .map(|r| r.status().as_u16().to_string())
         .unwrap_or_else(|e| format!("no answer ({e})"));
@@ -82,6 +89,11 @@ pub fn run(repo: &Repo) -> Result<()> {
         "  bridge   http://{bridge_listen}/health and /metrics  (log {})",
         rel(&spec.log("kafka-bridge"))
     );
+    println!(
+        "  Prometheus http://{prometheus_listen}  (scrapes the app, the host and the bridge every 5 s; \
+         rules from infra/monitoring/rules; log {})",
+        rel(&spec.log("prometheus"))
+    );
     println!("  Redis    {redis_where}");
     println!(
         "  cache    {}  (Redis for cached reads only: {}, least recently used keys evicted)",
@@ -95,9 +107,44 @@ pub fn run(repo: &Repo) -> Result<()> {
     );
     println!();
 
-    let outcome = process::supervise(&mut app.services());
+    let mut services = app.services();
+    services.push(prometheus.service());
+    let outcome = process::supervise(&mut services);
+    prometheus.stop();
     app.stop();
     outcome.context("spinshop stopped")
+}
+
+/// Prometheus on `listen`, scraping the app's `/metrics` (ops), the
+/// host's metrics and the bridge's, with the project's alert rules.
+fn start_prometheus(
+    repo: &Repo,
+    spec: &crate::stack::AppSpec,
+    listen: std::net::SocketAddr,
+) -> Result<spinshop_testkit::Prometheus> {
+    let target = |job: &str, addr| spinshop_testkit::ScrapeTarget {
+        job: job.into(),
+        addr,
+        metrics_path: "/metrics".into(),
+        bearer: std::env::var("SPIN_VARIABLE_METRICS_TOKEN")
+            .ok()
+            .filter(|_| job == "spinshop"),
+    };
+    spinshop_testkit::Prometheus::launch(spinshop_testkit::PrometheusOptions {
+        listen: Some(listen),
+        dir: Some(spec.data_dir.join("prometheus")),
+        targets: vec![
+            target("spinshop", spec.listen),
+            target("spinshop-host", spec.metrics_listen),
+            target("kafka-bridge", spec.bridge_listen),
+        ],
+        rule_files: spinshop_testkit::prometheus::rule_files(
+            &repo.root().join("infra/monitoring/rules"),
+        )?,
+        interval: std::time::Duration::from_secs(5),
+        output: spinshop_testkit::process::Output::File(spec.log("prometheus")),
+    })
+    .context("Prometheus did not start")
 }
 
 /// The pinned Kafka version, for the summary.

@@ -4,7 +4,9 @@
 use platform::clock::rfc3339_from_ms;
 use platform::db::{int, opt_text, text, Db, Migration};
 use platform::{inbox, ApiError};
-use serde_json::{json, Value as Json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value as Json;
 use spin_sdk::sqlite3::Value;
 
 use crate::domain::{AuditRecord, LogQuery};
@@ -65,11 +67,33 @@ pub fn append(db: &Db, r: &AuditRecord, recorded_at_ms: i64) -> Result<(), ApiEr
     Ok(())
 }
 
-/// A recorded event as the API shows it.
+/// A recorded event, and where it is in the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedEvent {
     pub at: crate::domain::Position,
-    pub json: Json,
+    pub event: AuditEvent,
+}
+
+/// A recorded event as the API shows it: the envelope as delivered, its
+/// place in the log and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct AuditEvent {
+    /// Its place in the log (ascending, gap-free per database).
+    pub seq: i64,
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    pub topic: Option<String>,
+    pub aggregate_type: Option<String>,
+    pub aggregate_id: Option<String>,
+    pub occurred_at: Option<String>,
+    /// RFC 3339.
+    pub recorded_at: String,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+    pub traceparent: Option<String>,
+    /// The event's payload, as delivered.
+    pub payload: Json,
 }
 
 const COLUMNS: &str = "seq, id, type, topic, aggregate_type, aggregate_id, occurred_at, \
@@ -136,20 +160,20 @@ pub fn query(db: &Db, q: &LogQuery, limit: u32) -> Result<Vec<LoggedEvent>, ApiE
                     occurred_at_ms,
                     seq,
                 },
-                json: json!({
-                    "seq": seq,
-                    "id": s("id"),
-                    "type": s("type"),
-                    "topic": s("topic"),
-                    "aggregate_type": s("aggregate_type"),
-                    "aggregate_id": s("aggregate_id"),
-                    "occurred_at": s("occurred_at"),
-                    "recorded_at": rfc3339_from_ms(row.get::<i64>("recorded_at_ms").unwrap_or(0)),
-                    "correlation_id": s("correlation_id"),
-                    "causation_id": s("causation_id"),
-                    "traceparent": s("traceparent"),
-                    "payload": payload,
-                }),
+                event: AuditEvent {
+                    seq,
+                    id: s("id"),
+                    event_type: s("type"),
+                    topic: s("topic"),
+                    aggregate_type: s("aggregate_type"),
+                    aggregate_id: s("aggregate_id"),
+                    occurred_at: s("occurred_at"),
+                    recorded_at: rfc3339_from_ms(row.get::<i64>("recorded_at_ms").unwrap_or(0)),
+                    correlation_id: s("correlation_id"),
+                    causation_id: s("causation_id"),
+                    traceparent: s("traceparent"),
+                    payload,
+                },
             })
         })
         .collect()
@@ -180,7 +204,7 @@ mod tests {
     fn ids(events: &[LoggedEvent]) -> Vec<String> {
         events
             .iter()
-            .map(|e| e.json["id"].as_str().unwrap_or_default().to_string())
+            .map(|e| e.event.id.clone().unwrap_or_default())
             .collect()
     }
 
@@ -215,8 +239,12 @@ mod tests {
         )
         .expect("query");
         assert_eq!(ids(&all), ["e1", "e2", "e3"]);
-        assert_eq!(all[0].json["aggregate_id"], "o1", "the first copy stays");
-        assert_eq!(all[0].json["payload"]["order_id"], "o1");
+        assert_eq!(
+            all[0].event.aggregate_id.as_deref(),
+            Some("o1"),
+            "the first copy stays"
+        );
+        assert_eq!(all[0].event.payload["order_id"], "o1");
         assert!(db.execute("DELETE FROM audit_events", &[]).is_err());
         assert!(db
             .execute("UPDATE audit_events SET type = 'x'", &[])

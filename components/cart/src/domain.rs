@@ -49,7 +49,7 @@ pub struct Hold {
 }
 
 /// Why a line holds no stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Unheld {
     /// Not enough in stock: the line could have at most `available`.

@@ -8,6 +8,7 @@ pub mod owner;
 mod service;
 pub mod store;
 mod upstream;
+mod views;
 
 use platform::metrics::Metric;
 use platform::{ApiError, Component, Context, Database, Tick};

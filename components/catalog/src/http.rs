@@ -3,17 +3,20 @@
 //! writes are admin-only and publish through the outbox.
 
 use platform::cache::{self, Cached};
-use platform::clock::rfc3339_from_ms;
-use platform::domain::Money;
 use platform::idempotency::Idempotency;
+use platform::openapi::{
+    Access, Body, Paging, Param, Reply, ETAG, IDEMPOTENCY_KEY, IF_MATCH, IF_MATCH_REQUIRED,
+    IF_NONE_MATCH, LOCATION,
+};
 use platform::pagination::{Page, PageRequest};
-use platform::{ApiError, Context, Handler, Request, Response, Route};
+use platform::{ApiError, Context, Handler, Request, Response, Route, RouteDoc};
 use serde_json::json;
 
 use crate::domain::{self, Cursor, Filters, NewProduct, ProductReplacement, Sort};
 use crate::read_cache::{self, LIST_TTL_SECS, PRODUCT_TTL_SECS};
 use crate::service;
 use crate::store::{self, CategoryCount, Product};
+use crate::views::{CategoryList, ProductView};
 
 /// The rate-limit group of every read.
 pub const READ_GROUP: &str = "catalog_read";
@@ -21,37 +24,110 @@ pub const READ_GROUP: &str = "catalog_read";
 /// The catalog's routes: reads are limited per client, admins' writes
 /// are not.
 pub const ROUTES: &[Route] = &[
-    Route::get("/api/catalog", Handler::Sync(list)).limit(READ_GROUP),
-    Route::post("/api/catalog", Handler::Sync(create)),
-    Route::get("/api/catalog/featured/list", Handler::Sync(featured)).limit(READ_GROUP),
-    Route::get("/api/catalog/meta/categories", Handler::Sync(categories)).limit(READ_GROUP),
-    Route::get("/api/catalog/:id", Handler::Sync(get)).limit(READ_GROUP),
-    Route::put("/api/catalog/:id", Handler::Sync(replace)),
-    Route::delete("/api/catalog/:id", Handler::Sync(delete)),
+    Route::get("/api/catalog", Handler::Sync(list))
+        .limit(READ_GROUP)
+        .doc(&LIST),
+    Route::post("/api/catalog", Handler::Sync(create)).doc(&RouteDoc {
+        summary: "Create a product",
+        description: "Its stock reaches inventory as the `catalog.product_created` event.",
+        access: Access::Admin,
+        params: &[IDEMPOTENCY_KEY],
+        body: Some(Body::json::<NewProduct>(
+            r#"{"name": "Blue pen", "description": "A pen", "price": 1.99, "category": "office",
+                "brand": "Acme", "stock": 10, "tags": ["blue"]}"#,
+        )),
+        replies: &[Reply::json::<ProductView>(201, "The product").headers(&[LOCATION, ETAG])],
+        errors: &[(409, "a product with this SKU exists")],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/api/catalog/featured/list", Handler::Sync(featured))
+        .limit(READ_GROUP)
+        .doc(&RouteDoc {
+            summary: "List featured products",
+            params: LIST_PARAMS.split_at(1).1,
+            ..LIST
+        }),
+    Route::get("/api/catalog/meta/categories", Handler::Sync(categories))
+        .limit(READ_GROUP)
+        .doc(&RouteDoc {
+            summary: "Categories with products on sale, and how many each has",
+            replies: &[Reply::json::<CategoryList<'static>>(200, "The categories")],
+            ..RouteDoc::BASE
+        }),
+    Route::get("/api/catalog/:id", Handler::Sync(get))
+        .limit(READ_GROUP)
+        .doc(&GET),
+    Route::put("/api/catalog/:id", Handler::Sync(replace)).doc(&RouteDoc {
+        summary: "Replace a product's fields",
+        description: "Every editable field; absent optional fields take their defaults, an \
+            absent `sku` keeps the current one.",
+        access: Access::Admin,
+        params: &[IF_MATCH_REQUIRED],
+        body: Some(Body::json::<ProductReplacement>(
+            r#"{"name": "Blue pen", "price": 2.49, "category": "office", "brand": "Acme"}"#,
+        )),
+        replies: &[Reply::json::<ProductView>(200, "The product").headers(&[ETAG])],
+        errors: &[(409, "a product with this SKU exists")],
+        ..RouteDoc::BASE
+    }),
+    Route::delete("/api/catalog/:id", Handler::Sync(delete)).doc(&RouteDoc {
+        summary: "Take a product off sale",
+        access: Access::Admin,
+        params: &[IF_MATCH],
+        replies: &[Reply::empty(204, "Deleted")],
+        ..RouteDoc::BASE
+    }),
     // Seed 002's paths for the same reads.
-    Route::get("/api/products", Handler::Sync(list)).limit(READ_GROUP),
-    Route::get("/api/products/:id", Handler::Sync(get)).limit(READ_GROUP),
+    Route::get("/api/products", Handler::Sync(list))
+        .limit(READ_GROUP)
+        .doc(&LIST),
+    Route::get("/api/products/:id", Handler::Sync(get))
+        .limit(READ_GROUP)
+        .doc(&GET),
 ];
 
-/// A product as clients see it: price as a two-decimal number.
-fn product_json(p: &Product) -> serde_json::Value {
-    json!({
-        "id": p.id,
-        "sku": p.sku,
-        "name": p.name,
-        "description": p.description,
-        "price": Money::from_cents(p.price_cents).to_json(),
-        "category": p.category,
-        "brand": p.brand,
-        "tags": p.tags,
-        "images": p.images,
-        "featured": p.featured,
-        "initial_stock": p.initial_stock,
-        "version": p.version,
-        "created_at": rfc3339_from_ms(p.created_at_ms),
-        "updated_at": rfc3339_from_ms(p.updated_at_ms),
-    })
-}
+/// `Cache-Control: no-cache` (as orders sends to price an order).
+const NO_CACHE: Param = Param::header::<String>(
+    "Cache-Control",
+    "`no-cache`: the current answer, never a cached one",
+);
+
+/// The filters and sorts of a list (`featured` first: the featured list
+/// has no choice).
+const LIST_PARAMS: [Param; 8] = [
+    Param::query::<bool>("featured", "only featured products (`true`) or only others"),
+    Param::one_of(
+        "sort",
+        "the order (newest first by default; `-` for descending)",
+        Sort::NAMES,
+    ),
+    Param::query::<String>("category", "this category only (any case)").example("office"),
+    Param::query::<String>("brand", "this brand only (any case)"),
+    Param::query::<f64>("min_price", "at least this price"),
+    Param::query::<f64>("max_price", "at most this price"),
+    Param::query::<String>("tag", "products with this tag"),
+    Param::query::<String>("q", "names containing this text"),
+];
+
+/// `GET /api/catalog` and `GET /api/products`.
+const LIST: RouteDoc = RouteDoc {
+    summary: "List products",
+    params: &LIST_PARAMS,
+    page: Some(Paging::STANDARD),
+    replies: &[Reply::json::<Page<ProductView>>(200, "A page of products")],
+    ..RouteDoc::BASE
+};
+
+/// `GET /api/catalog/:id` and `GET /api/products/:id`.
+const GET: RouteDoc = RouteDoc {
+    summary: "A product",
+    params: &[IF_NONE_MATCH, NO_CACHE],
+    replies: &[
+        Reply::json::<ProductView>(200, "The product").headers(&[ETAG]),
+        Reply::empty(304, "Unchanged since the ETag sent").headers(&[ETAG]),
+    ],
+    ..RouteDoc::BASE
+};
 
 /// Whether the caller asked for the current answer only
 /// (`Cache-Control: no-cache`, as orders does to price an order): no
@@ -80,10 +156,11 @@ fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let mut response = if platform::conditional::not_modified(req, version) {
         Response::empty(304)
     } else {
-        Response::json(200, &product_json(&cached.value))
+        Response::json(200, &ProductView::from(&cached.value))
     };
     response.set_header("etag", domain::etag(version));
     cached.apply(&mut response);
+    cached.count(ctx, "catalog");
     Ok(response)
 }
 
@@ -130,8 +207,9 @@ fn list_of(req: &Request, ctx: &Context, featured_only: bool) -> Result<Response
             .key()
         }))
     })?;
-    let mut response = Response::json(200, &cached.value.clone().map(|p| product_json(&p)));
+    let mut response = Response::json(200, &cached.value.clone().map(|p| ProductView::from(&p)));
     cached.apply(&mut response);
+    cached.count(ctx, "catalog");
     Ok(response)
 }
 
@@ -140,8 +218,14 @@ fn categories(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
         read_cache::list_key(ctx.redis_if_up(), ctx.cache_redis_if_up(), "categories");
     let cached: Cached<Vec<CategoryCount>> =
         cache::get_or_load(redis, &key, LIST_TTL_SECS, || store::categories(ctx.db()?))?;
-    let mut response = Response::json(200, &json!({ "items": cached.value }));
+    let mut response = Response::json(
+        200,
+        &CategoryList {
+            items: &cached.value,
+        },
+    );
     cached.apply(&mut response);
+    cached.count(ctx, "catalog");
     Ok(response)
 }
 
@@ -154,7 +238,7 @@ fn create(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
             return Ok((saved, false));
         }
         let product = service::create(db, ctx, &fields, stock)?;
-        let response = Response::json(201, &product_json(&product))
+        let response = Response::json(201, &ProductView::from(&product))
             .with_header("location", format!("/api/catalog/{}", product.id))
             .with_header("etag", domain::etag(product.version));
         idempotency.finish(db, &response)?;
@@ -180,7 +264,7 @@ fn replace(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         Some(id.as_str()),
         false,
     );
-    Ok(Response::json(200, &product_json(&product))
+    Ok(Response::json(200, &ProductView::from(&product))
         .with_header("etag", domain::etag(product.version)))
 }
 

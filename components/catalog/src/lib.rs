@@ -7,6 +7,7 @@ mod http;
 mod read_cache;
 mod service;
 pub mod store;
+mod views;
 
 use platform::metrics::Metric;
 use platform::{ApiError, Component, Context, Database};
@@ -27,9 +28,11 @@ pub static COMPONENT: Component = Component {
 platform::export!(COMPONENT);
 
 fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
-    Ok(vec![Metric::gauge("catalog_products", "Products on sale")
-        .count(
-            ctx.db()?,
-            "SELECT COUNT(*) FROM products WHERE deleted = 0",
-        )?])
+    let db = ctx.db()?;
+    Ok(vec![
+        Metric::gauge("catalog_products", "Products on sale")
+            .count(db, "SELECT COUNT(*) FROM products WHERE deleted = 0")?,
+        Metric::counter("products_created_total", "Products ever created")
+            .count(db, "SELECT COUNT(*) FROM products")?,
+    ])
 }

@@ -310,7 +310,7 @@ pub fn list(
 }
 
 /// A category and how many live products it has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CategoryCount {
     pub category: String,
     pub count: i64,

@@ -11,6 +11,7 @@ use platform::domain::{Id, Quantity};
 use platform::events::{Line, LineFailure};
 use platform::validate;
 use platform::ApiError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use holds::{HoldPolicy, Holdings};
@@ -29,8 +30,9 @@ pub const MAX_STOCK: i64 = 10_000_000;
 pub const DEFAULT_LOW_STOCK: i64 = 5;
 
 /// Where a reservation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "ReservationStatus")]
 pub enum Status {
     /// Holding stock until it expires.
     Active,
@@ -67,7 +69,7 @@ impl Status {
 /// The body of `POST /api/inventory/reservations`: a customer's hold on
 /// stock. It names no order: only the saga's `inventory.reserve` command
 /// ties a reservation to an order.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReservationRequest {
     pub lines: Vec<LineRequest>,
@@ -75,7 +77,8 @@ pub struct ReservationRequest {
     pub ttl_seconds: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A product and how many of it.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
     pub product_id: String,
@@ -189,7 +192,7 @@ pub fn availability_change(available: i64, announced_in_stock: bool) -> Option<b
 
 /// The body of `PUT /api/inventory/:product_id`: set `available`, or move
 /// it by `delta`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockUpdate {
     #[serde(default)]

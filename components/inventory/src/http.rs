@@ -3,48 +3,122 @@
 use platform::auth::Principal;
 use platform::clock::now_ms;
 use platform::events::LineFailure;
-use platform::pagination::PageRequest;
-use platform::{ApiError, Context, Handler, Request, Response, Route};
-use serde_json::json;
+use platform::openapi::{
+    Access, Body, Paging, Param, Reply, ETAG, IF_MATCH, IF_NONE_MATCH, LOCATION,
+};
+use platform::pagination::{Page, PageRequest};
+use platform::problem::Problem;
+use platform::{ApiError, Context, Handler, Request, Response, Route, RouteDoc};
 
 use crate::domain::holds::Extension;
 use crate::domain::{self, HoldPolicy, ReservationRequest, Status, StockUpdate};
 use crate::service::{self, Ask};
 use crate::store::{self, ReservationRecord, Stock};
+use crate::views::{ReservationCreated, ShortageProblem};
 
 /// Inventory's routes (all in the component's rate-limit group).
 pub const ROUTES: &[Route] = &[
-    Route::get("/api/inventory", Handler::Sync(list)),
-    Route::post("/api/inventory/reservations", Handler::Sync(reserve)),
+    Route::get("/api/inventory", Handler::Sync(list)).doc(&RouteDoc {
+        summary: "List stock levels",
+        access: Access::Admin,
+        params: &[Param::query::<bool>(
+            "low_stock",
+            "`true`: only products at or under the low-stock threshold",
+        )],
+        page: Some(Paging { default: 50, max: 200 }),
+        replies: &[Reply::json::<Page<Stock>>(200, "A page of stock levels")],
+        ..RouteDoc::BASE
+    }),
+    Route::post("/api/inventory/reservations", Handler::Sync(reserve)).doc(&RouteDoc {
+        summary: "Hold stock for the caller",
+        description: "A customer's hold lasts 15 minutes at most, and a customer's holds are \
+            capped in units and in number (`hold_max_*`); admins are not capped.",
+        access: Access::User,
+        body: Some(Body::json::<ReservationRequest>(
+            r#"{"lines": [{"product_id": "0198c3a0-7e3c-7d1e-9b2a-5f0c1d2e3f40", "quantity": 2}], "ttl_seconds": 600}"#,
+        )),
+        replies: &[
+            Reply::json::<ReservationCreated<'static>>(201, "The hold").headers(&[LOCATION]),
+            Reply::problem::<ShortageProblem<'static>>(
+                409,
+                "Not enough stock for some line (each says how many it could have), or a \
+                 hold cap is reached (`limit` and `max` name it); nothing was reserved",
+            ),
+        ],
+        ..RouteDoc::BASE
+    }),
     Route::get(
         "/api/inventory/reservations/:reservation_id",
         Handler::Sync(get_reservation),
-    ),
+    )
+    .doc(&RouteDoc {
+        summary: "A reservation (the caller's own hold, or any for an admin)",
+        access: Access::User,
+        replies: &[Reply::json::<ReservationRecord>(200, "The reservation")],
+        ..RouteDoc::BASE
+    }),
     Route::put(
         "/api/inventory/reservations/:reservation_id",
         Handler::Sync(resize_hold),
-    ),
+    )
+    .doc(&RouteDoc {
+        summary: "Change what the caller's open hold holds, and renew it",
+        description: "In one step: the hold's own units count as available to it.",
+        access: Access::User,
+        body: Some(Body::json::<ReservationRequest>(
+            r#"{"lines": [{"product_id": "0198c3a0-7e3c-7d1e-9b2a-5f0c1d2e3f40", "quantity": 3}]}"#,
+        )),
+        replies: &[
+            Reply::json::<ReservationRecord>(200, "The hold, changed"),
+            Reply::problem::<ShortageProblem<'static>>(
+                409,
+                "Not enough stock for some line, a hold cap is reached, or the hold is no \
+                 longer open; the hold is as it was",
+            ),
+        ],
+        ..RouteDoc::BASE
+    }),
     Route::delete(
         "/api/inventory/reservations/:reservation_id",
         Handler::Sync(cancel_reservation),
-    ),
+    )
+    .doc(&RouteDoc {
+        summary: "Release a hold",
+        access: Access::User,
+        replies: &[Reply::empty(204, "Released: its stock is available again")],
+        errors: &[(409, "the reservation is an order's (cancel the order), or not active")],
+        ..RouteDoc::BASE
+    }),
     Route::post(
         "/api/inventory/reservations/:reservation_id/extend",
         Handler::Sync(extend_hold),
-    ),
-    Route::get("/api/inventory/:product_id", Handler::Sync(get)),
-    Route::put("/api/inventory/:product_id", Handler::Sync(update)),
+    )
+    .doc(&RouteDoc {
+        summary: "Renew the caller's open hold",
+        access: Access::User,
+        body: Some(Body::json::<Extension>(r#"{"ttl_seconds": 900}"#).optional()),
+        replies: &[Reply::json::<ReservationRecord>(200, "The hold, renewed")],
+        errors: &[(409, "the hold is no longer open")],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/api/inventory/:product_id", Handler::Sync(get)).doc(&RouteDoc {
+        summary: "A product's stock",
+        params: &[IF_NONE_MATCH],
+        replies: &[
+            Reply::json::<Stock>(200, "Its stock").headers(&[ETAG]),
+            Reply::empty(304, "Unchanged since the ETag sent").headers(&[ETAG]),
+        ],
+        ..RouteDoc::BASE
+    }),
+    Route::put("/api/inventory/:product_id", Handler::Sync(update)).doc(&RouteDoc {
+        summary: "Set a product's available stock, or move it",
+        access: Access::Admin,
+        params: &[IF_MATCH],
+        body: Some(Body::json::<StockUpdate>(r#"{"delta": 5}"#)),
+        replies: &[Reply::json::<Stock>(200, "Its stock").headers(&[ETAG])],
+        ..RouteDoc::BASE
+    }),
 ];
-
-fn stock_json(s: &Stock) -> serde_json::Value {
-    json!({
-        "product_id": s.product_id,
-        "available": s.available,
-        "reserved": s.reserved,
-        "sold": s.sold,
-        "version": s.version,
-    })
-}
 
 fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     ctx.admin()?;
@@ -56,7 +130,7 @@ fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     };
     let rows = store::list(ctx.db()?, page.after.as_deref(), page.fetch(), low)?;
     let page = page.page(rows, |s| s.product_id.clone());
-    Ok(Response::json(200, &page.map(|s| stock_json(&s))))
+    Ok(Response::json(200, &page))
 }
 
 fn not_stocked(id: &str) -> ApiError {
@@ -70,7 +144,7 @@ fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     if platform::conditional::not_modified(req, stock.version) {
         return Ok(Response::empty(304).with_header("etag", etag));
     }
-    Ok(Response::json(200, &stock_json(&stock)).with_header("etag", etag))
+    Ok(Response::json(200, &stock).with_header("etag", etag))
 }
 
 fn update(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
@@ -78,7 +152,7 @@ fn update(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = req.id("product_id")?;
     let update: StockUpdate = req.json()?;
     let stock = service::update_stock(ctx.db()?, ctx, &id, &update, req.header("if-match"))?;
-    Ok(Response::json(200, &stock_json(&stock)).with_header("etag", domain::etag(stock.version)))
+    Ok(Response::json(200, &stock).with_header("etag", domain::etag(stock.version)))
 }
 
 /// The customer-hold policy from the component's variables.
@@ -112,12 +186,12 @@ fn reserve(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     match outcome {
         Ok((id, expires_at_ms)) => Ok(Response::json(
             201,
-            &json!({
-                "reservation_id": id,
-                "status": Status::Active,
-                "expires_at_ms": expires_at_ms,
-                "lines": reservation.lines,
-            }),
+            &ReservationCreated {
+                reservation_id: id.to_string(),
+                status: Status::Active,
+                expires_at_ms,
+                lines: &reservation.lines,
+            },
         )
         .with_header("location", format!("/api/inventory/reservations/{id}"))),
         Err(failures) => Ok(shortage(ctx, &failures)),
@@ -127,18 +201,13 @@ fn reserve(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 /// The 409 of a reservation some line of which cannot be had: each
 /// failing line says how many units it could have.
 fn shortage(ctx: &Context, failures: &[LineFailure]) -> Response {
-    Response::json(
+    let problem = Problem::new(
         409,
-        &json!({
-            "type": "about:blank",
-            "title": "Conflict",
-            "status": 409,
-            "detail": "not enough stock for every line; nothing was reserved",
-            "failures": failures,
-            "request_id": ctx.request_id,
-        }),
-    )
-    .with_header("content-type", "application/problem+json")
+        "not enough stock for every line; nothing was reserved",
+        &ctx.request_id,
+    );
+    Response::json(409, &ShortageProblem { problem, failures })
+        .with_header("content-type", "application/problem+json")
 }
 
 /// The reservation if `principal` may see it (its owner, or an admin);

@@ -7,6 +7,7 @@ mod events;
 mod http;
 mod service;
 pub mod store;
+mod views;
 
 use platform::metrics::Metric;
 use platform::{ApiError, Component, Consumer, Context, Database, Tick};
@@ -30,14 +31,45 @@ pub static COMPONENT: Component<events::Inbound> = Component {
 
 platform::export!(COMPONENT);
 
+/// Inventory's metrics. `inventory_level` is labelled by product, so to
+/// keep its cardinality bounded it lists only the products at or under
+/// the low-stock threshold, the 100 lowest at most (the ones an operator
+/// acts on); the failed operations are counted as they happen
+/// (`Context::count` in `service`).
 fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
-    Ok(vec![Metric::gauge(
-        "inventory_reservations",
-        "Reservations, by status",
-    )
-    .counts_by(
-        ctx.db()?,
-        "status",
-        "SELECT status, COUNT(*) FROM reservations GROUP BY status ORDER BY status",
-    )?])
+    let db = ctx.db()?;
+    let threshold = service::low_stock_threshold();
+    Ok(vec![
+        Metric::gauge("inventory_reservations", "Reservations, by status").counts_by(
+            db,
+            "status",
+            "SELECT status, COUNT(*) FROM reservations GROUP BY status ORDER BY status",
+        )?,
+        Metric::counter(
+            "inventory_operations_total",
+            "Stock operations, by operation and result",
+        )
+        .counts_by_labels(
+            db,
+            &["operation", "status"],
+            "SELECT 'reserve', 'success', COUNT(*) FROM reservations
+             UNION ALL SELECT 'commit', 'success', COUNT(*) FROM reservations WHERE status = 'committed'
+             UNION ALL SELECT 'release', 'success', COUNT(*) FROM reservations
+                       WHERE status = 'released' AND COALESCE(reason, '') != 'expired'
+             UNION ALL SELECT 'expire', 'success', COUNT(*) FROM reservations
+                       WHERE status = 'released' AND reason = 'expired'",
+        )?,
+        Metric::gauge(
+            "inventory_level",
+            "Units available, for products at or under the low-stock threshold (100 lowest at most)",
+        )
+        .counts_by(
+            db,
+            "product_id",
+            &format!(
+                "SELECT product_id, available FROM stock WHERE deleted = 0 AND available <= {threshold}
+                 ORDER BY available, product_id LIMIT 100"
+            ),
+        )?,
+    ])
 }

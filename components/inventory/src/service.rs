@@ -68,6 +68,11 @@ pub fn reserve(
             for line in ask.lines {
                 announce(db, ctx, cause, &line.product_id)?;
             }
+        } else {
+            ctx.count(
+                "inventory_operations_total",
+                &[("operation", "reserve"), ("status", "failed")],
+            );
         }
         let outcome = outcome.map(|()| (id, expires_at_ms));
         if let Some(order_id) = ask.order_id {

@@ -15,7 +15,7 @@ use crate::domain::{self, Status};
 pub use schema::MIGRATIONS;
 
 /// One product's stock.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Stock {
     pub product_id: String,
     pub available: i64,
@@ -25,13 +25,15 @@ pub struct Stock {
 }
 
 /// A reservation and its lines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReservationRecord {
     pub id: String,
+    /// The order it holds stock for; `null` for a customer's own hold.
     pub order_id: Option<String>,
     #[serde(skip)]
     pub owner_id: Option<String>,
     pub status: Status,
+    /// When it lapses unless renewed (milliseconds since the epoch).
     pub expires_at_ms: i64,
     pub lines: Vec<Line>,
 }

@@ -4,28 +4,76 @@
 use platform::auth::Principal;
 use platform::clock::now_ms;
 use platform::idempotency::Idempotency;
-use platform::pagination::PageRequest;
-use platform::{ApiError, Context, Handler, Id, Request, Response, Route};
-use serde_json::json;
+use platform::openapi::{Access, Body, Paging, Param, Reply, IDEMPOTENCY_KEY};
+use platform::pagination::{Page, PageRequest};
+use platform::{ApiError, Context, Handler, Id, Request, Response, Route, RouteDoc};
 
 use crate::compose;
 use crate::delivery::{self, Providers};
-use crate::domain::{PreferencesUpdate, ADMINS};
+use crate::domain::{Preferences, PreferencesUpdate, ADMINS};
 use crate::send::SendRequest;
 use crate::store;
+use crate::views::{NotificationView, Sent};
 
 /// Notifications' routes (all in the component's rate-limit group).
 pub const ROUTES: &[Route] = &[
-    Route::get("/api/notifications/history", Handler::Sync(history)),
+    Route::get("/api/notifications/history", Handler::Sync(history)).doc(&RouteDoc {
+        summary: "The caller's notifications, newest first",
+        access: Access::User,
+        params: &[Param::query::<String>(
+            "user_id",
+            "whose (admins only): a user id, or `admins` for the operators' alerts",
+        )
+        .errors(&[(403, "only admins may read another user's notifications")])],
+        page: Some(Paging::STANDARD),
+        replies: &[Reply::json::<Page<NotificationView>>(
+            200,
+            "A page of notifications",
+        )],
+        ..RouteDoc::BASE
+    }),
     Route::get(
         "/api/notifications/preferences",
         Handler::Sync(get_preferences),
-    ),
+    )
+    .doc(&RouteDoc {
+        summary: "The caller's notification preferences",
+        access: Access::User,
+        replies: &[Reply::json::<Preferences>(200, "The preferences")],
+        ..RouteDoc::BASE
+    }),
     Route::put(
         "/api/notifications/preferences",
         Handler::Sync(put_preferences),
-    ),
-    Route::post("/api/notifications/send", platform::handler!(async send)),
+    )
+    .doc(&RouteDoc {
+        summary: "Change the caller's notification preferences",
+        description: "The fields given change, the others keep their value; \
+            `\"quiet_hours\": null` clears the window.",
+        access: Access::User,
+        body: Some(Body::json::<PreferencesUpdate>(
+            r#"{"sms": true, "quiet_hours": {"start": "22:00", "end": "07:00"}}"#,
+        )),
+        replies: &[Reply::json::<Preferences>(200, "The preferences")],
+        ..RouteDoc::BASE
+    }),
+    Route::post("/api/notifications/send", platform::handler!(async send)).doc(&RouteDoc {
+        summary: "Send a user a notification",
+        description: "From a template with its data, or a custom subject and body; on one \
+            channel, or on the user's transactional channels. Delivery follows at once; the \
+            history shows its outcome.",
+        access: Access::Admin,
+        params: &[IDEMPOTENCY_KEY],
+        body: Some(Body::json::<SendRequest>(
+            r#"{"user_id": "0198c3a0-7e3c-7d1e-9b2a-5f0c1d2e3f40", "channel": "email",
+                "subject": "Your order", "body": "It ships today.", "priority": "normal"}"#,
+        )),
+        replies: &[Reply::json::<Sent>(
+            202,
+            "Accepted: the notifications, one per channel",
+        )],
+        ..RouteDoc::BASE
+    }),
 ];
 
 /// `GET /api/notifications/history`: the caller's notifications, newest
@@ -41,7 +89,10 @@ fn history(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     }
     let rows = store::history(ctx.db()?, &user_id, page.after.as_deref(), page.fetch())?;
     let page = page.page(rows, |n| n.id.clone());
-    Ok(Response::json(200, &page.map(|n| n.to_json())))
+    Ok(Response::json(
+        200,
+        &page.map(|n| NotificationView::from(&n)),
+    ))
 }
 
 /// The user whose history is asked for: one's own, or (admins) anyone's.
@@ -65,7 +116,7 @@ fn whose(principal: &Principal, asked: Option<String>) -> Result<String, ApiErro
 fn get_preferences(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
     let prefs = store::preferences(ctx.db()?, &principal.user_id)?;
-    Ok(Response::json(200, &prefs.to_json()))
+    Ok(Response::json(200, &prefs))
 }
 
 fn put_preferences(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
@@ -76,7 +127,7 @@ fn put_preferences(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         store::save_preferences(db, &principal.user_id, &prefs, now_ms())?;
         Ok(prefs)
     })?;
-    Ok(Response::json(200, &prefs.to_json()))
+    Ok(Response::json(200, &prefs))
 }
 
 /// `POST /api/notifications/send` (admin): 202 with the notifications as
@@ -96,15 +147,13 @@ async fn send(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         }
         let drafts = send.drafts(db)?;
         created = compose::record(db, drafts, None, &providers, now_ms())?;
-        let response = Response::json(
-            202,
-            &json!({
-                "notifications": created
-                    .iter()
-                    .map(|c| c.notification.to_json())
-                    .collect::<Vec<_>>(),
-            }),
-        );
+        let sent = Sent {
+            notifications: created
+                .iter()
+                .map(|c| NotificationView::from(&c.notification))
+                .collect(),
+        };
+        let response = Response::json(202, &sent);
         idempotency.finish(db, &response)?;
         Ok(response)
     })?;

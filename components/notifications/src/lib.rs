@@ -12,6 +12,7 @@ mod http;
 pub mod send;
 pub mod store;
 pub mod templates;
+mod views;
 
 use platform::metrics::Metric;
 use platform::{ApiError, Component, Consumer, Context, Database, Tick};
@@ -36,13 +37,22 @@ pub static COMPONENT: Component<events::Inbound> = Component {
 platform::export!(COMPONENT);
 
 fn metrics(ctx: &Context) -> Result<Vec<Metric>, ApiError> {
-    Ok(vec![Metric::gauge(
-        "notifications",
-        "Notifications, by delivery status",
-    )
-    .counts_by(
-        ctx.db()?,
-        "status",
-        "SELECT status, COUNT(*) FROM notifications GROUP BY status ORDER BY status",
-    )?])
+    let db = ctx.db()?;
+    Ok(vec![
+        Metric::gauge("notifications", "Notifications, by delivery status").counts_by(
+            db,
+            "status",
+            "SELECT status, COUNT(*) FROM notifications GROUP BY status ORDER BY status",
+        )?,
+        Metric::counter(
+            "notifications_sent_total",
+            "Notifications handled, by template and delivery status",
+        )
+        .counts_by_labels(
+            db,
+            &["type", "status"],
+            "SELECT template, status, COUNT(*) FROM notifications GROUP BY template, status
+             ORDER BY template, status",
+        )?,
+    ])
 }

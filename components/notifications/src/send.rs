@@ -22,7 +22,7 @@ const MAX_BODY: usize = 4_000;
 const MAX_SMS: usize = 480;
 
 /// The body of `POST /api/notifications/send`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     pub user_id: String,

@@ -2,10 +2,8 @@
 //! user an order belongs to), preferences, and the notifications
 //! themselves with their delivery state.
 
-use platform::clock::rfc3339_from_ms;
 use platform::db::{int, opt_int, opt_text, text, Db, Migration};
 use platform::{idempotency, inbox, ApiError};
-use serde_json::json;
 use spin_sdk::sqlite3::{QueryResult, Value};
 
 use crate::domain::{Channel, Decision, Preferences, Priority, QuietHours, Status};
@@ -221,28 +219,6 @@ pub struct Notification {
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     pub created_at_ms: i64,
-}
-
-impl Notification {
-    /// As clients see it.
-    pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "id": self.id,
-            "user_id": self.user_id,
-            "channel": self.channel,
-            "template": self.template,
-            "priority": self.priority,
-            "subject": self.subject,
-            "body": self.body,
-            "status": self.status,
-            "reason": self.reason,
-            "attempts": self.attempts,
-            "next_attempt_at": self.next_attempt_at_ms.map(rfc3339_from_ms),
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "created_at": rfc3339_from_ms(self.created_at_ms),
-        })
-    }
 }
 
 /// A notification about to be stored.

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use platform::Response;
+use schemars::JsonSchema;
 use serde::Serialize;
 use spin_sdk::redis::{self, RedisResult};
 use spin_sdk::{sqlite3, variables};
@@ -21,13 +22,21 @@ const SQLITE_LABEL: &str = "ops";
 /// The Spin variable holding the Redis address (`redis://host:port`).
 const REDIS_URL_VARIABLE: &str = "redis_url";
 
+/// The answer to `GET /health`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Liveness {
+    /// Always `ok`.
+    status: &'static str,
+    version: &'static str,
+}
+
 /// `GET /health`: the application answers.
 pub fn live() -> Response {
-    Response::json(
-        200,
-        &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-    )
-    .with_header("cache-control", "no-store")
+    let alive = Liveness {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    Response::json(200, &alive).with_header("cache-control", "no-store")
 }
 
 /// `GET /ready`: runs every check and answers 200 (all ok) or 503
@@ -44,15 +53,16 @@ pub fn ready(detailed: bool) -> Response {
 }
 
 /// Overall health, each check's outcome and the component's version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct HealthReport {
     status: Status,
     checks: BTreeMap<&'static str, Check>,
     version: &'static str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "HealthStatus")]
 enum Status {
     Ok,
     Degraded,
@@ -60,8 +70,9 @@ enum Status {
 
 /// One check: `{"status":"ok"}`, `{"status":"error","error":"..."}`, or
 /// for anonymous callers `{"status":"error"}`.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
+#[schemars(rename = "HealthCheck")]
 enum Check {
     Ok,
     Error {

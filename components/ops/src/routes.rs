@@ -6,6 +6,7 @@
 use std::sync::OnceLock;
 
 use platform::{ApiError, Response};
+use schemars::JsonSchema;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 const MANIFEST: &str = include_str!("../../../spin.toml");
 
 /// The body of `GET /api`.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, JsonSchema)]
 pub struct ApiIndex {
     pub name: String,
     /// `[application].version`; `null` when the manifest has none.
@@ -22,21 +23,37 @@ pub struct ApiIndex {
 }
 
 /// One public route and the component serving it.
-#[derive(Debug, PartialEq, Serialize)]
+#[derive(Debug, PartialEq, Serialize, JsonSchema)]
 pub struct RouteEntry {
+    /// As `spin.toml` routes it (`/api/orders/...`: that path and below).
     pub route: String,
     pub component: String,
 }
 
-/// Answers the index, parsed once per instance.
+/// Answers the index.
 pub fn respond() -> Result<Response, ApiError> {
+    Ok(Response::json(200, index()?))
+}
+
+/// The index of the embedded manifest, parsed once per instance.
+pub fn index() -> Result<&'static ApiIndex, ApiError> {
     static INDEX: OnceLock<Result<ApiIndex, String>> = OnceLock::new();
     let index = INDEX.get_or_init(|| ApiIndex::from_manifest(MANIFEST).map_err(|e| e.to_string()));
-    match index {
-        Ok(index) => Ok(Response::json(200, index)),
-        Err(e) => Err(ApiError::internal(format!(
-            "the embedded spin.toml is invalid: {e}"
-        ))),
+    index
+        .as_ref()
+        .map_err(|e| ApiError::internal(format!("the embedded spin.toml is invalid: {e}")))
+}
+
+impl ApiIndex {
+    /// The components that serve public routes, in manifest order, once each.
+    pub fn components(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for entry in &self.routes {
+            if !names.contains(&entry.component.as_str()) {
+                names.push(&entry.component);
+            }
+        }
+        names
     }
 }
 
@@ -65,6 +82,29 @@ impl ApiIndex {
             routes,
         })
     }
+}
+
+/// The components that serve the bridge's routes (`/internal/<name>/...`
+/// triggers), in manifest order: the ones with metrics to gather.
+pub fn internal_components() -> Vec<String> {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let Ok(manifest) = toml::from_str::<Manifest>(MANIFEST) else {
+                return Vec::new();
+            };
+            let mut names: Vec<String> = Vec::new();
+            for trigger in manifest.trigger.http {
+                if let RouteSpec::Path(route) = trigger.route {
+                    let name = trigger.component.name(trigger.id.as_deref());
+                    if route == format!("/internal/{name}/...") && !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+            names
+        })
+        .clone()
 }
 
 /// The parts of `spin.toml` the index needs.

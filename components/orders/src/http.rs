@@ -3,57 +3,79 @@
 //! user; a customer sees only their own orders, an admin sees all.
 
 use platform::auth::Principal;
-use platform::clock::{now_ms, rfc3339_from_ms};
+use platform::clock::now_ms;
 use platform::db::Db;
-use platform::domain::Money;
 use platform::idempotency::Idempotency;
-use platform::pagination::PageRequest;
-use platform::{ApiError, Context, Handler, Id, Request, Response, Route};
-use serde_json::{json, Value};
+use platform::openapi::{Access, Body, Paging, Param, Reply, IDEMPOTENCY_KEY, LOCATION};
+use platform::pagination::{Page, PageRequest};
+use platform::{ApiError, Context, Handler, Id, Request, Response, Route, RouteDoc};
 
 use crate::catalog;
 use crate::domain::saga::{self, Decision, SagaInput};
 use crate::domain::{self, NewOrder, OrderStatus, SagaStep, CURRENCY};
 use crate::orchestrator::{self, Cause};
 use crate::store::{self, Order};
+use crate::views::{OrderProgress, OrderView, PlacedOrder, StepView};
 
 /// `reservation_ttl_secs` when unset or unreadable.
 const DEFAULT_RESERVATION_TTL_SECS: u32 = 900;
 
 /// Orders' routes (all in the component's rate-limit group).
 pub const ROUTES: &[Route] = &[
-    Route::get("/api/orders", Handler::Sync(list)),
-    Route::post("/api/orders", platform::handler!(async place)),
-    Route::get("/api/orders/:id", Handler::Sync(get)),
-    Route::get("/api/orders/:id/status", Handler::Sync(status)),
-    Route::post("/api/orders/:id/cancel", Handler::Sync(cancel)),
+    Route::get("/api/orders", Handler::Sync(list)).doc(&RouteDoc {
+        summary: "List orders (the caller's; every order for an admin), newest first",
+        access: Access::User,
+        params: &[Param::one_of(
+            "status",
+            "orders in this status only",
+            OrderStatus::NAMES,
+        )],
+        page: Some(Paging::STANDARD),
+        replies: &[Reply::json::<Page<OrderView>>(200, "A page of orders")],
+        ..RouteDoc::BASE
+    }),
+    Route::post("/api/orders", platform::handler!(async place)).doc(&RouteDoc {
+        summary: "Place an order",
+        description: "Priced by the catalog now, never by the client. Answered at once with \
+            202: the saga then reserves the stock, charges the payment and confirms the order \
+            (or cancels it, giving back what it took); `status_url` follows it.",
+        access: Access::User,
+        params: &[IDEMPOTENCY_KEY],
+        body: Some(Body::json::<NewOrder>(
+            r#"{"items": [{"product_id": "0198c3a0-7e3c-7d1e-9b2a-5f0c1d2e3f40", "quantity": 2}],
+                "shipping_address": {"line1": "1 Main St", "city": "Springfield"}}"#,
+        )),
+        replies: &[Reply::json::<PlacedOrder>(202, "The order, PENDING").headers(&[LOCATION])],
+        errors: &[(
+            503,
+            "the catalog cannot price the order now, or the token cannot be checked",
+        )],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/api/orders/:id", Handler::Sync(get)).doc(&RouteDoc {
+        summary: "An order",
+        access: Access::User,
+        replies: &[Reply::json::<OrderView>(200, "The order")],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/api/orders/:id/status", Handler::Sync(status)).doc(&RouteDoc {
+        summary: "Where an order's saga is, and its history",
+        access: Access::User,
+        replies: &[Reply::json::<OrderProgress>(200, "The saga's progress")],
+        ..RouteDoc::BASE
+    }),
+    Route::post("/api/orders/:id/cancel", Handler::Sync(cancel)).doc(&RouteDoc {
+        summary: "Cancel a pending order",
+        description: "What the saga took is given back (stock released, payment refunded).",
+        access: Access::User,
+        replies: &[Reply::json::<OrderView>(200, "The order")],
+        errors: &[(
+            409,
+            "the order can no longer be cancelled, or it changed meanwhile",
+        )],
+        ..RouteDoc::BASE
+    }),
 ];
-
-/// An order as clients see it: money as integer cents and as a
-/// two-decimal number, times in RFC 3339.
-pub fn order_json(o: &Order) -> Value {
-    json!({
-        "id": o.id,
-        "user_id": o.user_id,
-        "status": o.status.as_str(),
-        "step": o.step.as_str(),
-        "items": o.lines.iter().map(|l| json!({
-            "product_id": l.product_id,
-            "quantity": l.quantity,
-            "unit_price_cents": l.unit_price_cents,
-            "unit_price": Money::from_cents(l.unit_price_cents).to_json(),
-        })).collect::<Vec<_>>(),
-        "total_cents": o.total_cents,
-        "total": Money::from_cents(o.total_cents).to_json(),
-        "currency": o.currency,
-        "reason": o.reason,
-        "reservation_id": o.reservation_id,
-        "payment_id": o.payment_id,
-        "shipping_address": o.shipping_address,
-        "created_at": rfc3339_from_ms(o.created_at_ms),
-        "updated_at": rfc3339_from_ms(o.updated_at_ms),
-    })
-}
 
 fn status_url(id: &str) -> String {
     format!("/api/orders/{id}/status")
@@ -119,8 +141,10 @@ async fn place(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
             return Ok(saved);
         }
         orchestrator::start(db, ctx, &order, ttl, &request.hold_ids)?;
-        let mut body = order_json(&order);
-        body["status_url"] = json!(status_url(&order.id));
+        let body = PlacedOrder {
+            order: OrderView::from(&order),
+            status_url: status_url(&order.id),
+        };
         let response =
             Response::json(202, &body).with_header("location", format!("/api/orders/{}", order.id));
         idempotency.finish(db, &response)?;
@@ -132,7 +156,7 @@ fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
     let id = req.id("id")?;
     let order = visible(ctx.db()?, principal, &id)?;
-    Ok(Response::json(200, &order_json(&order)))
+    Ok(Response::json(200, &OrderView::from(&order)))
 }
 
 fn status(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
@@ -140,28 +164,16 @@ fn status(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = req.id("id")?;
     let db = ctx.db()?;
     let order = visible(db, principal, &id)?;
-    let history: Vec<Value> = store::history(db, &order.id)?
-        .iter()
-        .map(|h| {
-            json!({
-                "step": h.step.as_str(),
-                "status": h.status.as_str(),
-                "at": rfc3339_from_ms(h.at_ms),
-                "event_type": h.event_type,
-                "event_id": h.event_id,
-                "detail": h.detail,
-            })
-        })
-        .collect();
+    let history = store::history(db, &order.id)?;
     Ok(Response::json(
         200,
-        &json!({
-            "id": order.id,
-            "status": order.status.as_str(),
-            "step": order.step.as_str(),
-            "reason": order.reason,
-            "history": history,
-        }),
+        &OrderProgress {
+            id: order.id,
+            status: order.status,
+            step: order.step,
+            reason: order.reason,
+            history: history.iter().map(StepView::from).collect(),
+        },
     ))
 }
 
@@ -183,7 +195,7 @@ fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         page.fetch(),
     )?;
     let page = page.page(orders, |o| o.id.clone());
-    Ok(Response::json(200, &page.map(|o| order_json(&o))))
+    Ok(Response::json(200, &page.map(|o| OrderView::from(&o))))
 }
 
 fn cancel(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
@@ -204,5 +216,5 @@ fn cancel(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         }
         store::get(db, &order.id)?.ok_or_else(|| not_found(&id))
     })?;
-    Ok(Response::json(200, &order_json(&order)))
+    Ok(Response::json(200, &OrderView::from(&order)))
 }

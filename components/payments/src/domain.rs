@@ -6,13 +6,16 @@ use platform::events::PaymentRequested;
 use platform::outbound::is_retryable;
 use platform::validate;
 use platform::ApiError;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// Largest charge, in minor units (the provider's limit).
 pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
 
 /// Where a payment stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[schemars(rename = "PaymentStatus")]
 pub enum Status {
     Succeeded,
     Failed,
@@ -97,7 +100,7 @@ pub fn requested(p: &PaymentRequested) -> Result<(Id, Result<ChargeSpec, ApiErro
 }
 
 /// The body of `POST /api/payments` (an admin's direct charge).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectCharge {
     pub user_id: String,
@@ -121,7 +124,7 @@ impl DirectCharge {
 }
 
 /// The optional body of `POST /api/payments/:id/refund`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     #[serde(default)]

@@ -5,48 +5,89 @@
 use platform::auth::Principal;
 use platform::clock::rfc3339_from_ms;
 use platform::db::Db;
-use platform::domain::Money;
 use platform::idempotency::Idempotency;
-use platform::pagination::PageRequest;
-use platform::{ApiError, Context, Handler, Id, Request, Response, Route};
-use serde_json::json;
+use platform::openapi::{Access, Body, Paging, Param, Reply, IDEMPOTENCY_KEY, LOCATION};
+use platform::pagination::{Page, PageRequest};
+use platform::problem::Problem;
+use platform::{ApiError, Context, Handler, Id, Request, Response, Route, RouteDoc};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{DirectCharge, FailureReason, RefundBody, Status};
 use crate::provider::{ChargeOutcome, Provider};
 use crate::service;
 use crate::store::{self, Payment};
+use crate::views::{BreakerView, ChargeProblem, PaymentView, ProviderHealth};
 
 /// Payments' routes; health is for monitors: not rate limited, no
 /// credentials.
 pub const ROUTES: &[Route] = &[
-    Route::get("/api/payments/health", Handler::Sync(health)).unlimited(),
-    Route::get("/api/payments", Handler::Sync(list)),
-    Route::post("/api/payments", platform::handler!(async charge)),
-    Route::get("/api/payments/:id", Handler::Sync(get)),
-    Route::post("/api/payments/:id/refund", platform::handler!(async refund)),
+    Route::get("/api/payments/health", Handler::Sync(health))
+        .unlimited()
+        .doc(&RouteDoc {
+            summary: "The payment provider's health, as the circuit breaker sees it",
+            description: "200 whatever the breaker says: an open breaker is information. \
+                Admins also see the provider's address.",
+            access: Access::Optional,
+            replies: &[Reply::json::<ProviderHealth>(200, "The breaker's state")],
+            ..RouteDoc::BASE
+        }),
+    Route::get("/api/payments", Handler::Sync(list)).doc(&RouteDoc {
+        summary: "List payments (the caller's; anyone's for an admin), newest first",
+        access: Access::User,
+        params: &[
+            Param::query::<Id>("order_id", "the payments of this order"),
+            Param::query::<Id>(
+                "user_id",
+                "this user's payments (admins only; ignored otherwise)",
+            ),
+        ],
+        page: Some(Paging::STANDARD),
+        replies: &[Reply::json::<Page<PaymentView>>(200, "A page of payments")],
+        ..RouteDoc::BASE
+    }),
+    Route::post("/api/payments", platform::handler!(async charge)).doc(&RouteDoc {
+        summary: "Charge a user directly (outside any order)",
+        access: Access::Admin,
+        params: &[IDEMPOTENCY_KEY],
+        body: Some(Body::json::<DirectCharge>(
+            r#"{"user_id": "0198c3a0-7e3c-7d1e-9b2a-5f0c1d2e3f40", "amount_cents": 1250,
+                "currency": "USD", "reference": "manual-2026-04-01"}"#,
+        )),
+        replies: &[
+            Reply::json::<PaymentView>(201, "Charged").headers(&[LOCATION]),
+            Reply::problem::<ChargeProblem>(402, "The provider declined the charge"),
+            Reply::problem::<ChargeProblem>(
+                503,
+                "The provider is unavailable (or the breaker is open); retry later with the \
+                 same key",
+            ),
+        ],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/api/payments/:id", Handler::Sync(get)).doc(&RouteDoc {
+        summary: "A payment",
+        access: Access::User,
+        replies: &[Reply::json::<PaymentView>(200, "The payment")],
+        ..RouteDoc::BASE
+    }),
+    Route::post("/api/payments/:id/refund", platform::handler!(async refund)).doc(&RouteDoc {
+        summary: "Refund a succeeded payment",
+        access: Access::Admin,
+        body: Some(Body::json::<RefundBody>(r#"{"reason": "damaged in transit"}"#).optional()),
+        replies: &[Reply::json::<PaymentView>(200, "The payment, refunded")],
+        errors: &[
+            (
+                409,
+                "the payment is not a succeeded one, or was refunded meanwhile",
+            ),
+            (
+                503,
+                "the provider cannot refund now, or the token cannot be checked",
+            ),
+        ],
+        ..RouteDoc::BASE
+    }),
 ];
-
-/// A payment as clients see it.
-pub fn payment_json(p: &Payment) -> serde_json::Value {
-    json!({
-        "id": p.id,
-        "order_id": p.order_id,
-        "user_id": p.user_id,
-        "amount_cents": p.amount_cents,
-        "amount": Money::from_cents(p.amount_cents).to_json(),
-        "currency": p.currency,
-        "status": p.status.as_str(),
-        "reason": p.reason,
-        "provider_ref": p.provider_ref,
-        "reference": p.reference,
-        "refund_ref": p.refund_ref,
-        "refund_reason": p.refund_reason,
-        "attempts": p.attempts,
-        "created_at": rfc3339_from_ms(p.created_at_ms),
-        "updated_at": rfc3339_from_ms(p.updated_at_ms),
-    })
-}
 
 fn not_found(id: &Id) -> ApiError {
     ApiError::NotFound(format!("no payment {id}"))
@@ -64,7 +105,7 @@ fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let principal = ctx.user()?;
     let id = req.id("id")?;
     let payment = visible(ctx.db()?, principal, &id)?;
-    Ok(Response::json(200, &payment_json(&payment)))
+    Ok(Response::json(200, &PaymentView::from(&payment)))
 }
 
 fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
@@ -85,7 +126,7 @@ fn list(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         page.fetch(),
     )?;
     let page = page.page(rows, |p| p.id.clone());
-    Ok(Response::json(200, &page.map(|p| payment_json(&p))))
+    Ok(Response::json(200, &page.map(|p| PaymentView::from(&p))))
 }
 
 /// `POST /api/payments`: an admin charges a user directly. With an
@@ -127,46 +168,30 @@ async fn charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 /// 201 with the payment, or the problem that says why it failed (with
 /// the failed payment's id).
 fn charge_response(payment: &Payment, outcome: &ChargeOutcome, ctx: &Context) -> Response {
-    let (status, title, detail) = match outcome {
+    let (status, detail) = match outcome {
         ChargeOutcome::Succeeded { .. } => {
-            return Response::json(201, &payment_json(payment))
+            return Response::json(201, &PaymentView::from(payment))
                 .with_header("location", format!("/api/payments/{}", payment.id));
         }
         ChargeOutcome::Failed {
             reason: FailureReason::Declined,
             ..
-        } => (
-            402,
-            "Payment Required",
-            "the payment provider declined the charge",
-        ),
+        } => (402, "the payment provider declined the charge"),
         ChargeOutcome::Failed {
             reason: FailureReason::ProviderUnavailable,
             ..
         } => (
             503,
-            "Service Unavailable",
             "the payment provider is unavailable (circuit open); retry later",
         ),
-        ChargeOutcome::Failed { .. } => (
-            503,
-            "Service Unavailable",
-            "the payment provider failed to answer; retry later",
-        ),
+        ChargeOutcome::Failed { .. } => (503, "the payment provider failed to answer; retry later"),
     };
-    Response::json(
-        status,
-        &json!({
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "reason": payment.reason,
-            "payment_id": payment.id,
-            "request_id": ctx.request_id,
-        }),
-    )
-    .with_header("content-type", "application/problem+json")
+    let problem = ChargeProblem {
+        problem: Problem::new(status, detail, &ctx.request_id),
+        reason: payment.reason.clone(),
+        payment_id: payment.id.clone(),
+    };
+    Response::json(status, &problem).with_header("content-type", "application/problem+json")
 }
 
 fn hex_sha256(s: &str) -> String {
@@ -199,7 +224,7 @@ async fn refund(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let refunded = refunded.ok_or_else(|| {
         ApiError::Conflict(format!("payment {id} was refunded by another request"))
     })?;
-    Ok(Response::json(200, &payment_json(&refunded)))
+    Ok(Response::json(200, &PaymentView::from(&refunded)))
 }
 
 /// `GET /api/payments/health`: 200 whatever the breaker says; an open
@@ -210,6 +235,17 @@ fn health(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let breaker = provider.breaker(ctx);
     let config = breaker.config();
     let time = |ms: Option<i64>| ms.map(rfc3339_from_ms);
+    let settings = |state, failures| BreakerView {
+        state,
+        failures,
+        threshold: config.failure_threshold,
+        window_secs: config.window_secs,
+        open_secs: config.open_secs,
+        half_open_probes: config.half_open_probes,
+        opened_at: None,
+        probe_at: None,
+        detail: None,
+    };
     let (status, breaker) = match breaker.state() {
         Ok(s) => (
             if s.state == "closed" {
@@ -217,35 +253,27 @@ fn health(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
             } else {
                 "degraded"
             },
-            json!({
-                "state": s.state,
-                "failures": s.failures,
-                "threshold": config.failure_threshold,
-                "window_secs": config.window_secs,
-                "open_secs": config.open_secs,
-                "half_open_probes": config.half_open_probes,
-                "opened_at": time(s.opened_at_ms),
-                "probe_at": time(s.probe_at_ms),
-            }),
+            BreakerView {
+                opened_at: time(s.opened_at_ms),
+                probe_at: time(s.probe_at_ms),
+                ..settings(s.state, Some(s.failures))
+            },
         ),
         Err(_) => (
             "degraded",
-            json!({
-                "state": "unknown",
-                "failures": null,
-                "threshold": config.failure_threshold,
-                "window_secs": config.window_secs,
-                "open_secs": config.open_secs,
-                "half_open_probes": config.half_open_probes,
-                "opened_at": null,
-                "probe_at": null,
-                "detail": "the breaker's state store (Redis) is unreachable; calls go through unguarded",
-            }),
+            BreakerView {
+                detail: Some(
+                    "the breaker's state store (Redis) is unreachable; calls go through unguarded",
+                ),
+                ..settings("unknown", None)
+            },
         ),
     };
-    let mut body = json!({ "status": status, "breaker": breaker });
-    if ctx.principal().ok().flatten().is_some_and(|p| p.is_admin()) {
-        body["provider"] = json!(provider.url());
-    }
+    let admin = ctx.principal().ok().flatten().is_some_and(|p| p.is_admin());
+    let body = ProviderHealth {
+        status,
+        breaker,
+        provider: admin.then(|| provider.url().to_string()),
+    };
     Ok(Response::json(200, &body))
 }

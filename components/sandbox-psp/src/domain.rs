@@ -5,6 +5,7 @@
 use platform::domain::{Currency, Money, Reference};
 use platform::validate;
 use platform::ApiError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Largest charge, in minor units.
@@ -13,7 +14,7 @@ pub const MAX_AMOUNT_CENTS: i64 = 100_000_000;
 pub const MAX_LATENCY_MS: u32 = 10_000;
 
 /// The body of `POST /sandbox/psp/charges`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChargeRequest {
     pub amount_cents: i64,
@@ -41,7 +42,7 @@ impl ChargeRequest {
 
 /// The optional body of `POST /sandbox/psp/charges/:id/refunds`: without
 /// an amount, whatever is left of the charge is refunded.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     #[serde(default)]
@@ -70,7 +71,7 @@ impl RefundRequest {
 }
 
 /// Failure injection: read on every call, changed by an admin.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
 pub struct Control {
     /// Share of calls answered 503.
     pub failure_rate: f64,
@@ -94,7 +95,7 @@ impl Default for Control {
 }
 
 /// The body of `PUT /sandbox/psp/control`: any subset of the settings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ControlPatch {
     #[serde(default)]

@@ -7,11 +7,14 @@ use std::time::Duration;
 use platform::db::Db;
 use platform::domain::{Id, Reference};
 use platform::idempotency::Idempotency;
-use platform::{ApiError, Context, Handler, Request, Response, Route};
-use serde_json::json;
+use platform::openapi::{Access, Body, Param, Reply, IDEMPOTENCY_KEY_REQUIRED, LOCATION};
+use platform::{ApiError, Context, Handler, Request, Response, Route, RouteDoc};
 
-use crate::domain::{self, ChargeRequest, ControlPatch, Fate, Operation, RefundRequest};
-use crate::store::{self, ChargeRecord};
+use crate::domain::{self, ChargeRequest, Control, ControlPatch, Fate, Operation, RefundRequest};
+use crate::store;
+use crate::views::{
+    CallList, CallView, ChargeCreated, ChargeList, ChargeView, Declined, RefundCreated,
+};
 
 /// Every idempotency key belongs to the one merchant account the sandbox
 /// has, whose API key only payments holds.
@@ -25,29 +28,85 @@ const KEY_REQUIRED: &str = "charges and refunds require an Idempotency-Key heade
 
 /// The sandbox provider's routes.
 pub const ROUTES: &[Route] = &[
-    Route::get("/sandbox/psp/charges", Handler::Sync(list_charges)),
-    Route::post("/sandbox/psp/charges", Handler::Sync(charge)),
-    Route::get("/sandbox/psp/charges/:charge_id", Handler::Sync(get_charge)),
+    Route::get("/sandbox/psp/charges", Handler::Sync(list_charges)).doc(&RouteDoc {
+        summary: "Sandbox provider: list charges (newest first, 200 at most)",
+        access: Access::Admin,
+        params: &[REFERENCE],
+        replies: &[Reply::json::<ChargeList>(200, "The charges")],
+        ..RouteDoc::BASE
+    }),
+    Route::post("/sandbox/psp/charges", Handler::Sync(charge)).doc(&RouteDoc {
+        summary: "Sandbox provider: capture a charge",
+        description: "As a real provider: the merchant's API key, an Idempotency-Key on every \
+            call (a repeat answers the first result; a reused key with another body is \
+            refused), and the failures the control injects.",
+        access: Access::Merchant,
+        params: &[IDEMPOTENCY_KEY_REQUIRED],
+        body: Some(Body::json::<ChargeRequest>(
+            r#"{"amount_cents": 398, "currency": "USD", "reference": "0198c3a0-7e3c-7d1e-9b2a-5f0c1d2e3f40"}"#,
+        )),
+        replies: &[
+            Reply::json::<ChargeCreated>(201, "Captured").headers(&[LOCATION]),
+            Reply::json::<Declined>(402, "Declined (injected)"),
+        ],
+        errors: &[(503, "an injected outage or failure; retry with the same key")],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/sandbox/psp/charges/:charge_id", Handler::Sync(get_charge)).doc(&RouteDoc {
+        summary: "Sandbox provider: a charge",
+        access: Access::Merchant,
+        replies: &[Reply::json::<ChargeView>(200, "The charge")],
+        ..RouteDoc::BASE
+    }),
     Route::post(
         "/sandbox/psp/charges/:charge_id/refunds",
         Handler::Sync(refund),
-    ),
-    Route::get("/sandbox/psp/control", Handler::Sync(get_control)),
-    Route::put("/sandbox/psp/control", Handler::Sync(put_control)),
-    Route::get("/sandbox/psp/calls", Handler::Sync(list_calls)),
+    )
+    .doc(&RouteDoc {
+        summary: "Sandbox provider: refund a charge, whole or in part",
+        access: Access::Merchant,
+        params: &[IDEMPOTENCY_KEY_REQUIRED],
+        body: Some(
+            Body::json::<RefundRequest>(r#"{"amount_cents": 100, "reason": "requested"}"#)
+                .optional(),
+        ),
+        replies: &[
+            Reply::json::<RefundCreated>(201, "Refunded"),
+            Reply::json::<Declined>(402, "Declined (injected)"),
+        ],
+        errors: &[
+            (409, "the charge is already fully refunded"),
+            (503, "an injected outage or failure; retry with the same key"),
+        ],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/sandbox/psp/control", Handler::Sync(get_control)).doc(&RouteDoc {
+        summary: "Sandbox provider: the injected failures",
+        access: Access::Admin,
+        replies: &[Reply::json::<Control>(200, "The control")],
+        ..RouteDoc::BASE
+    }),
+    Route::put("/sandbox/psp/control", Handler::Sync(put_control)).doc(&RouteDoc {
+        summary: "Sandbox provider: inject outages, failures, declines and latency",
+        description: "The fields given change, the others keep their value.",
+        access: Access::Admin,
+        body: Some(Body::json::<ControlPatch>(
+            r#"{"outage": false, "failure_rate": 0, "decline_rate": 0, "latency_ms": 0}"#,
+        )),
+        replies: &[Reply::json::<Control>(200, "The control")],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/sandbox/psp/calls", Handler::Sync(list_calls)).doc(&RouteDoc {
+        summary: "Sandbox provider: the calls it was sent (newest first, 200 at most)",
+        access: Access::Admin,
+        params: &[REFERENCE],
+        replies: &[Reply::json::<CallList>(200, "The calls")],
+        ..RouteDoc::BASE
+    }),
 ];
 
-fn charge_json(c: &ChargeRecord) -> serde_json::Value {
-    json!({
-        "id": c.id,
-        "status": c.status,
-        "amount_cents": c.amount_cents,
-        "refunded_cents": c.refunded_cents,
-        "currency": c.currency,
-        "reference": c.reference,
-        "created_at": platform::clock::rfc3339_from_ms(c.created_at_ms),
-    })
-}
+/// `?reference=`: one merchant reference's charges or calls.
+const REFERENCE: Param = Param::query::<String>("reference", "this merchant reference only");
 
 /// The merchant's credential, as a real provider checks its API key: the
 /// money routes answer only payments, never a customer who has seen a
@@ -77,7 +136,10 @@ fn failure(fate: Fate) -> Option<Result<Response, ApiError>> {
         ))),
         Fate::Declined => Some(Ok(Response::json(
             402,
-            &json!({ "status": "declined", "reason": "card_declined" }),
+            &Declined {
+                status: "declined",
+                reason: "card_declined",
+            },
         ))),
     }
 }
@@ -105,13 +167,13 @@ fn charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
             let record = store::insert_charge(db, Id::generate().as_str(), &charge)?;
             let response = Response::json(
                 201,
-                &json!({
-                    "id": record.id,
-                    "status": record.status,
-                    "amount_cents": record.amount_cents,
-                    "currency": record.currency,
-                    "reference": record.reference,
-                }),
+                &ChargeCreated {
+                    id: record.id.clone(),
+                    status: record.status.clone(),
+                    amount_cents: record.amount_cents,
+                    currency: record.currency.clone(),
+                    reference: record.reference.clone(),
+                },
             )
             .with_header("location", format!("/sandbox/psp/charges/{}", record.id));
             idempotency.finish(db, &response)?;
@@ -152,12 +214,12 @@ fn refund(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
             store::refund(db, id.as_str(), &charge, amount)?;
             let response = Response::json(
                 201,
-                &json!({
-                    "id": id,
-                    "charge_id": charge.id,
-                    "status": "refunded",
-                    "amount_cents": amount,
-                }),
+                &RefundCreated {
+                    id: id.into_string(),
+                    charge_id: charge.id.clone(),
+                    status: "refunded",
+                    amount_cents: amount,
+                },
             );
             idempotency.finish(db, &response)?;
             Ok(response)
@@ -173,7 +235,7 @@ fn get_charge(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = req.id("charge_id")?;
     let charge = store::charge(ctx.db()?, id.as_str())?
         .ok_or_else(|| ApiError::NotFound(format!("no charge {id}")))?;
-    Ok(Response::json(200, &charge_json(&charge)))
+    Ok(Response::json(200, &ChargeView::from(&charge)))
 }
 
 /// The `reference` query parameter, checked.
@@ -193,7 +255,9 @@ fn list_charges(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     )?;
     Ok(Response::json(
         200,
-        &json!({ "items": charges.iter().map(charge_json).collect::<Vec<_>>() }),
+        &ChargeList {
+            items: charges.iter().map(ChargeView::from).collect(),
+        },
     ))
 }
 
@@ -205,19 +269,8 @@ fn list_calls(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         reference.as_ref().map(Reference::as_str),
         LIST_LIMIT,
     )?;
-    let items: Vec<_> = calls
-        .iter()
-        .map(|c| {
-            json!({
-                "operation": c.operation,
-                "reference": c.reference,
-                "idempotency_key": c.idempotency_key,
-                "status": c.status,
-                "at": platform::clock::rfc3339_from_ms(c.at_ms),
-            })
-        })
-        .collect();
-    Ok(Response::json(200, &json!({ "items": items })))
+    let items = calls.iter().map(CallView::from).collect();
+    Ok(Response::json(200, &CallList { items }))
 }
 
 fn get_control(_: &Request, ctx: &Context) -> Result<Response, ApiError> {

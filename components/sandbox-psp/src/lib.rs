@@ -7,6 +7,7 @@
 pub mod domain;
 mod http;
 pub mod store;
+mod views;
 
 use platform::{Component, Database};
 

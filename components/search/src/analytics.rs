@@ -120,7 +120,7 @@ pub fn record(
 
 /// Latency percentiles of one kind, milliseconds (the upper bound of the
 /// bucket the percentile falls in; `None` without requests).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Latency {
     pub requests: i64,
     pub p50_ms: Option<f64>,
@@ -147,7 +147,7 @@ pub fn quantile(counts: &[i64], q: f64) -> Option<f64> {
 }
 
 /// What the analytics say over some days.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub days: i64,
     pub searches: i64,
@@ -160,7 +160,8 @@ pub struct Summary {
     pub suggest_latency: Latency,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A query and how often it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct QueryCount {
     pub query: String,
     pub count: i64,

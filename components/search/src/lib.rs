@@ -9,6 +9,7 @@ mod events;
 mod http;
 pub mod service;
 pub mod store;
+mod views;
 
 use platform::metrics::Metric;
 use platform::{ApiError, Component, Consumer, Context, Database, Tick};

@@ -27,7 +27,7 @@ const PAGES_PER_TICK: u32 = 20;
 const CORRECTION_CANDIDATES: u32 = 5_000;
 
 /// A word searched as another, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Correction {
     pub from: String,
     pub to: String,
@@ -106,7 +106,7 @@ fn correct(db: &Db, word: &str) -> Result<Option<String>, ApiError> {
 }
 
 /// One suggestion.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Suggestion {
     pub text: String,
     /// `product` (a product's name) or `query` (the typed words completed

@@ -8,6 +8,7 @@ use platform::auth::Role;
 use platform::domain::Email;
 use platform::validate;
 use platform::ApiError;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -34,7 +35,7 @@ pub const REFRESH_TOKEN_BYTES: usize = 32;
 pub const REFRESH_TOKEN_MAX_CHARS: usize = 128;
 
 /// The body of `POST /api/auth/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub email: String,
@@ -65,7 +66,7 @@ impl RegisterRequest {
 }
 
 /// The body of `POST /api/auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -94,14 +95,14 @@ impl LoginRequest {
 }
 
 /// The body of `POST /api/auth/refresh`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// The (optional) body of `POST /api/auth/logout`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutRequest {
     #[serde(default)]
@@ -109,7 +110,7 @@ pub struct LogoutRequest {
 }
 
 /// The body of `PUT /api/users/me`: only the name can be changed here.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     pub name: String,

@@ -8,11 +8,14 @@
 use platform::auth::{password, Role};
 use platform::db::Db;
 use platform::events::UserRegistered;
-use platform::pagination::PageRequest;
-use platform::{outbox, ApiError, Context, Handler, Id, Request, Response, Route};
+use platform::openapi::{Access, Body, Paging, Param, Reply, LOCATION};
+use platform::pagination::{Page, PageRequest};
+use platform::{outbox, ApiError, Context, Handler, Id, Request, Response, Route, RouteDoc};
 
-use crate::domain::{self, ProfileUpdate, RegisterRequest};
-use crate::session;
+use crate::domain::{
+    self, LoginRequest, LogoutRequest, ProfileUpdate, RefreshRequest, RegisterRequest,
+};
+use crate::session::{self, TokenGrant};
 use crate::store::{self, User};
 
 /// Users' routes. A registration costs an argon2 hash, so it has a small
@@ -22,15 +25,118 @@ use crate::store::{self, User};
 /// limits are their own variables or the defaults here, never
 /// `rate_limit_default`.
 pub const ROUTES: &[Route] = &[
-    Route::post("/api/auth/register", Handler::Sync(register)).limit_or("register", "10/0.1"),
-    Route::post("/api/auth/login", Handler::Sync(session::login)).unlimited(),
-    Route::post("/api/auth/refresh", Handler::Sync(session::refresh)).limit_or("refresh", "30/0.5"),
-    Route::post("/api/auth/logout", Handler::Sync(session::logout)).limit_or("logout", "30/0.5"),
-    Route::get("/api/auth/me", Handler::Sync(me)),
-    Route::get("/api/users/me", Handler::Sync(me)),
-    Route::put("/api/users/me", Handler::Sync(update_me)),
-    Route::get("/api/users", Handler::Sync(list)),
+    Route::post("/api/auth/register", Handler::Sync(register))
+        .limit_or("register", "10/0.1")
+        .doc(&RouteDoc {
+            summary: "Register an account",
+            description: "A customer account; with the admin bootstrap token, and only while \
+                no admin exists, the first admin. Tokens come from login.",
+            params: &[Param::header::<String>(
+                "X-Admin-Bootstrap-Token",
+                "the deployment's admin bootstrap token: makes the account the first admin",
+            )
+            .errors(&[(
+                403,
+                "the bootstrap token is wrong, or bootstrap is not enabled",
+            )])],
+            body: Some(Body::json::<RegisterRequest>(
+                r#"{"email": "ann@example.com", "password": "another long secret", "name": "Ann"}"#,
+            )),
+            replies: &[Reply::json::<User>(201, "The account").headers(&[LOCATION])],
+            errors: &[(
+                409,
+                "the address has an account, or (bootstrap) an admin exists",
+            )],
+            ..RouteDoc::BASE
+        }),
+    Route::post("/api/auth/login", Handler::Sync(session::login))
+        .unlimited()
+        .doc(&RouteDoc {
+            summary: "Sign in: an access token and a refresh token",
+            description: "Starts a session (90 days at most). Attempts are limited per client \
+                address, per account and address, and per account.",
+            body: Some(Body::json::<LoginRequest>(
+                r#"{"email": "ann@example.com", "password": "another long secret"}"#,
+            )),
+            replies: &[Reply::json::<TokenGrant>(200, "Signed in")],
+            errors: &[
+                (401, "invalid email or password"),
+                (
+                    429,
+                    "too many attempts from this address or for this account",
+                ),
+                (
+                    503,
+                    "attempts cannot be counted (Redis is unreachable): login fails closed",
+                ),
+            ],
+            ..RouteDoc::BASE
+        }),
+    Route::post("/api/auth/refresh", Handler::Sync(session::refresh))
+        .limit_or("refresh", "30/0.5")
+        .doc(&RouteDoc {
+            summary: "Trade a refresh token for new tokens",
+            description: "Refresh tokens are single use: a spent one presented again revokes \
+                every token of its session.",
+            body: Some(Body::json::<RefreshRequest>(
+                r#"{"refresh_token": "q7nN1c2o8u6m3zH0dB5xWkPj4sR9tVy2aE1fG6hJ8kL"}"#,
+            )),
+            replies: &[Reply::json::<TokenGrant>(200, "New tokens")],
+            errors: &[
+                (
+                    401,
+                    "the refresh token is unknown, expired, revoked or already used",
+                ),
+                (503, "the revocation list cannot be restored now"),
+            ],
+            ..RouteDoc::BASE
+        }),
+    Route::post("/api/auth/logout", Handler::Sync(session::logout))
+        .limit_or("logout", "30/0.5")
+        .doc(&RouteDoc {
+            summary: "Sign out: end the session of the access token",
+            description: "Every token of that login stops working at once; a refresh token \
+                of the caller's in the body ends its session too.",
+            access: Access::User,
+            body: Some(
+                Body::json::<LogoutRequest>(
+                    r#"{"refresh_token": "q7nN1c2o8u6m3zH0dB5xWkPj4sR9tVy2aE1fG6hJ8kL"}"#,
+                )
+                .optional(),
+            ),
+            replies: &[Reply::empty(204, "Signed out")],
+            ..RouteDoc::BASE
+        }),
+    Route::get("/api/auth/me", Handler::Sync(me)).doc(&ME),
+    Route::get("/api/users/me", Handler::Sync(me)).doc(&ME),
+    Route::put("/api/users/me", Handler::Sync(update_me)).doc(&RouteDoc {
+        summary: "Change the caller's name",
+        access: Access::User,
+        body: Some(Body::json::<ProfileUpdate>(r#"{"name": "Ann Lee"}"#)),
+        replies: &[Reply::json::<User>(200, "The account")],
+        errors: &[(404, "the account no longer exists")],
+        ..RouteDoc::BASE
+    }),
+    Route::get("/api/users", Handler::Sync(list)).doc(&RouteDoc {
+        summary: "List accounts",
+        access: Access::Admin,
+        page: Some(Paging {
+            default: 50,
+            max: 200,
+        }),
+        replies: &[Reply::json::<Page<User>>(200, "A page of accounts")],
+        ..RouteDoc::BASE
+    }),
 ];
+
+/// `GET /api/auth/me` and `GET /api/users/me`.
+const ME: RouteDoc = RouteDoc {
+    summary: "The caller's account",
+    access: Access::User,
+    replies: &[Reply::json::<User>(200, "The account")],
+    errors: &[(404, "the account no longer exists")],
+    ..RouteDoc::BASE
+};
 
 /// The admin role a registration asks for with the bootstrap token, if
 /// it carries one: 403 for a wrong token, and while the deployment has no

@@ -10,7 +10,8 @@ use platform::auth::{password, Principal, TokenIssuer};
 use platform::clock::now_ms;
 use platform::db::Db;
 use platform::{ApiError, Context, Id, Request, Response};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::domain::{
     self, LoginRequest, LogoutRequest, RefreshDecision, RefreshRequest, RejectReason,
@@ -24,14 +25,26 @@ fn bad_credentials() -> ApiError {
     ApiError::Unauthorized("invalid email or password".into())
 }
 
+/// The answer to a login or a refresh: a new access token, the session's
+/// next refresh token, and the account.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TokenGrant {
+    /// The access token (a JWT), sent as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token is valid for.
+    pub expires_in: u64,
+    /// Single use: `POST /api/auth/refresh` answers the next one; a spent
+    /// one presented again revokes the whole session.
+    pub refresh_token: String,
+    pub user: User,
+}
+
 /// Signs an access token in session `session` and stores a new refresh
 /// token in its family; call inside the transaction that makes the
 /// family's previous token (if any) used.
-fn issue_tokens(
-    db: &Db,
-    user: &User,
-    session: &store::Session,
-) -> Result<serde_json::Value, ApiError> {
+fn issue_tokens(db: &Db, user: &User, session: &store::Session) -> Result<TokenGrant, ApiError> {
     let access = TokenIssuer::from_variables()?.issue_in_session(
         &user.id,
         &user.email,
@@ -47,13 +60,13 @@ fn issue_tokens(
         &user.id,
         domain::refresh_expiry(now_ms(), session.ends_at_ms),
     )?;
-    Ok(json!({
-        "access_token": access.token,
-        "token_type": "Bearer",
-        "expires_in": ACCESS_TTL_SECS,
-        "refresh_token": refresh,
-        "user": user,
-    }))
+    Ok(TokenGrant {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        refresh_token: refresh,
+        user: user.clone(),
+    })
 }
 
 /// `POST /api/auth/login`. Rate-limit headers are set on every answer
@@ -62,16 +75,20 @@ pub fn login(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     // Malformed input is refused before the limiter: it costs no hashing
     // and must not use up a legitimate user's attempts.
     let creds = req.json::<LoginRequest>()?.validate()?;
-    throttle::login_attempt(req, ctx, &creds.email)?;
-    revocation::ensure_loaded(ctx)?;
-    let body = authenticate_and_issue(ctx.db()?, &creds)?;
-    Ok(token_response(&body))
+    let outcome = throttle::login_attempt(req, ctx, &creds.email)
+        .and_then(|()| revocation::ensure_loaded(ctx))
+        .and_then(|()| authenticate_and_issue(ctx.db()?, &creds));
+    let result = match &outcome {
+        Ok(_) => "success",
+        Err(ApiError::TooManyRequests { .. }) => "throttled",
+        Err(ApiError::Unauthorized(_)) => "failure",
+        Err(_) => "error",
+    };
+    ctx.count("user_authentications_total", &[("result", result)]);
+    Ok(token_response(&outcome?))
 }
 
-fn authenticate_and_issue(
-    db: &Db,
-    creds: &domain::Credentials,
-) -> Result<serde_json::Value, ApiError> {
+fn authenticate_and_issue(db: &Db, creds: &domain::Credentials) -> Result<TokenGrant, ApiError> {
     let Some(account) = store::account_by_email(db, &creds.email)? else {
         // Unknown email: spend the same time as a wrong password would.
         password::equalize_login_timing(&creds.password);
@@ -101,7 +118,7 @@ fn authenticate_and_issue(
 /// commit its revocation before the 401 goes out, so refusals are values
 /// here, not errors (an error would roll the transaction back).
 enum Refreshed {
-    Issued(serde_json::Value),
+    Issued(TokenGrant),
     Refused(&'static str),
     /// The session was revoked (reuse, or the account is gone) and must
     /// leave Redis's copy too; the refusal says why.
@@ -182,7 +199,7 @@ pub fn refresh(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 }
 
 /// A body carrying tokens: never stored by a cache.
-pub fn token_response(body: &serde_json::Value) -> Response {
+pub fn token_response(body: &TokenGrant) -> Response {
     Response::json(200, body)
         .with_header("cache-control", "no-store")
         .with_header("pragma", "no-cache")

@@ -53,13 +53,15 @@ const SESSIONS: Migration = &[
 pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, SESSIONS];
 
 /// An account as clients see it: never the password hash.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
     pub name: String,
     pub role: Role,
+    /// RFC 3339.
     pub created_at: String,
+    /// RFC 3339.
     pub updated_at: String,
 }
 

@@ -51,6 +51,19 @@ impl<T> Cached<T> {
     }
 }
 
+impl<T> Cached<T> {
+    /// Counts the read in the component's `cache_hits_total` (a fresh or
+    /// stale copy answered) or `cache_misses_total` (the origin did),
+    /// labelled with `cache`.
+    pub fn count(&self, ctx: &crate::Context, cache: &str) {
+        let name = match self.source {
+            Source::Cache | Source::Stale => "cache_hits_total",
+            Source::Origin => "cache_misses_total",
+        };
+        ctx.count(name, &[("cache", cache)]);
+    }
+}
+
 /// The key of the fallback copy of `key`.
 pub fn stale_key(key: &str) -> String {
     format!("stale:{key}")

@@ -3,7 +3,7 @@
 //! and its metrics) and the platform serves everything from that
 //! declaration: the public routes through their table, and the bridge's
 //! routes `/internal/<component>/{outbox, outbox/ack, events, tick,
-//! metrics}` behind the internal credential, with the same 404 and 405
+//! metrics, openapi}` behind the internal credential, with the same 404 and 405
 //! answers for every component.
 //!
 //! ```ignore
@@ -194,7 +194,10 @@ impl<E: EventSet + 'static> Component<E> {
             .filter(|r| r.offered(&declaration))
             .collect();
         let route = match router::find(&offered, |r| r.key(), req.method, rest) {
-            Found::Route(route, _) => *route,
+            Found::Route(route, _) => {
+                ctx.set_route(route.key().1);
+                *route
+            }
             Found::WrongMethod(allow) => return Err(ApiError::MethodNotAllowed { allow }),
             Found::NotFound => return Err(router::not_found(req)),
         };
@@ -205,6 +208,7 @@ impl<E: EventSet + 'static> Component<E> {
             Internal::Tick => self.tick(ctx, &declaration).await,
             Internal::Metrics => self.metrics(ctx, &declaration),
             Internal::Clock => crate::serve::advance_clock(req, ctx),
+            Internal::OpenApi => crate::openapi::serve(self.name, self.routes, self.rate_limit),
         }
     }
 
@@ -250,14 +254,15 @@ impl<E: EventSet + 'static> Component<E> {
         if declaration.inbox {
             metrics.push(crate::metrics::processed_events(ctx.db()?, self.name)?);
         }
-        Ok(Response {
-            status: 200,
-            headers: vec![(
-                "content-type".into(),
-                "text/plain; version=0.0.4; charset=utf-8".into(),
-            )],
-            body: crate::metrics::render(&metrics).into_bytes(),
-        })
+        let mut text = crate::metrics::render(&metrics);
+        // The request counters live in Redis; without it the rest still
+        // answers.
+        if let Some(redis) = ctx.redis_if_up() {
+            text.push_str(&crate::request_metrics::render(
+                &crate::request_metrics::read(redis, self.name)?,
+            ));
+        }
+        Ok(Response::prometheus(text))
     }
 }
 
@@ -270,16 +275,19 @@ enum Internal {
     Tick,
     Metrics,
     Clock,
+    /// The component's part of the OpenAPI document (for `ops`).
+    OpenApi,
 }
 
 impl Internal {
-    const ALL: [Internal; 6] = [
+    const ALL: [Internal; 7] = [
         Internal::Outbox,
         Internal::OutboxAck,
         Internal::Events,
         Internal::Tick,
         Internal::Metrics,
         Internal::Clock,
+        Internal::OpenApi,
     ];
 
     fn key(&self) -> (Method, &'static str) {
@@ -290,6 +298,7 @@ impl Internal {
             Internal::Tick => (Method::Post, "/tick"),
             Internal::Metrics => (Method::Get, "/metrics"),
             Internal::Clock => (Method::Post, "/clock"),
+            Internal::OpenApi => (Method::Get, "/openapi"),
         }
     }
 
@@ -298,7 +307,7 @@ impl Internal {
         match self {
             Internal::Outbox | Internal::OutboxAck => d.outbox,
             Internal::Events => d.consumes.is_some(),
-            Internal::Tick | Internal::Metrics => true,
+            Internal::Tick | Internal::Metrics | Internal::OpenApi => true,
             Internal::Clock => crate::serve::clock_can_move(),
         }
     }

@@ -4,7 +4,7 @@
 //! and the request's resources opened once on first use: the caller (from
 //! the bearer token), the Redis connection and the component's database.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -53,6 +53,10 @@ struct State {
     redis: OnceCell<Option<Redis>>,
     /// The cache's Redis; `None` when unset or unreachable.
     cache_redis: OnceCell<Option<Redis>>,
+    /// The route pattern that answered (for metrics), once routed.
+    route: Cell<Option<&'static str>>,
+    /// What the request adds to its component's metrics.
+    tally: RefCell<crate::request_metrics::Tally>,
     db: OnceCell<Db>,
 }
 
@@ -159,6 +163,47 @@ impl Context {
         })?;
         let db = database.open()?;
         Ok(self.state.db.get_or_init(|| db))
+    }
+
+    /// Records the route pattern that answers this request.
+    pub fn set_route(&self, pattern: &'static str) {
+        self.state.route.set(Some(pattern));
+    }
+
+    /// The route pattern that answered, or `unmatched`.
+    pub fn route(&self) -> &'static str {
+        self.state.route.get().unwrap_or("unmatched")
+    }
+
+    /// Adds one to the component's counter `name{component, labels}`
+    /// (recorded with the request's other metrics after the answer).
+    pub fn count(&self, name: &str, labels: &[(&str, &str)]) {
+        let labels = self.labelled(labels);
+        self.state.tally.borrow_mut().count(name, &labels);
+    }
+
+    /// Records `seconds` in the component's histogram
+    /// `name{component, labels}`.
+    pub fn observe(&self, name: &str, labels: &[(&str, &str)], seconds: f64) {
+        let labels = self.labelled(labels);
+        self.state
+            .tally
+            .borrow_mut()
+            .observe(name, &labels, seconds);
+    }
+
+    /// `labels` after the component's own: the application's document
+    /// gathers every component's series, which must stay apart.
+    fn labelled<'a>(&'a self, labels: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut all = Vec::with_capacity(labels.len() + 1);
+        all.push(("component", self.component));
+        all.extend_from_slice(labels);
+        all
+    }
+
+    /// What the request has counted so far.
+    pub fn take_tally(&self) -> crate::request_metrics::Tally {
+        std::mem::take(&mut *self.state.tally.borrow_mut())
     }
 
     /// Adds a header to the eventual response, error or not.

@@ -223,6 +223,13 @@ impl Money {
     }
 }
 
+/// As clients see it: a number with two decimals (`12.5` for 1250 cents).
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0 as f64 / 100.0)
+    }
+}
+
 /// An ISO 4217-shaped currency code, in upper case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Currency(String);

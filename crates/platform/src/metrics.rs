@@ -15,7 +15,19 @@ pub enum Kind {
     Counter,
     /// Goes up and down (a level).
     Gauge,
+    /// Observations counted into buckets, with their sum and count.
+    Histogram,
 }
+
+/// The pseudo-label that marks a histogram's `_sum` and `_count` samples
+/// (rendered as the series' suffix, never as a label).
+const SERIES: &str = "__series";
+
+/// Buckets for durations of business processes, seconds (an order's
+/// saga takes from milliseconds to the step timeout).
+pub const PROCESS_BUCKETS: [f64; 12] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
 
 /// One metric and its samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +47,56 @@ impl Metric {
     /// A level.
     pub fn gauge(name: &'static str, help: &'static str) -> Self {
         Self::new(name, help, Kind::Gauge)
+    }
+
+    /// A histogram.
+    pub fn histogram(name: &'static str, help: &'static str) -> Self {
+        Self::new(name, help, Kind::Histogram)
+    }
+
+    /// Adds the series `labels` of a histogram from the durations (in
+    /// seconds, one column named `d`) that `sql` selects, counted into
+    /// `buckets` by SQLite itself.
+    pub fn durations(
+        mut self,
+        db: &Db,
+        labels: Vec<(&'static str, String)>,
+        buckets: &[f64],
+        sql: &str,
+    ) -> Result<Self, ApiError> {
+        let counts: Vec<String> = buckets
+            .iter()
+            .map(|b| format!("COALESCE(SUM(d <= {b}), 0)"))
+            .collect();
+        let query = format!(
+            "SELECT {}, COALESCE(SUM(d), 0.0), COUNT(*) FROM ({sql})",
+            counts.join(", ")
+        );
+        let r = db.execute(&query, &[])?;
+        let Some(row) = r.rows.first() else {
+            return Ok(self);
+        };
+        let number = |i: usize| match row.values.get(i) {
+            Some(spin_sdk::sqlite3::Value::Integer(n)) => *n as f64,
+            Some(spin_sdk::sqlite3::Value::Real(x)) => *x,
+            _ => 0.0,
+        };
+        for (i, bound) in buckets.iter().enumerate() {
+            let mut with_le = labels.clone();
+            with_le.push(("le", format!("{bound}")));
+            self.samples.push((with_le, number(i)));
+        }
+        let count = number(buckets.len() + 1);
+        let mut inf = labels.clone();
+        inf.push(("le", "+Inf".into()));
+        self.samples.push((inf, count));
+        let mut sum = labels.clone();
+        sum.push((SERIES, "sum".into()));
+        self.samples.push((sum, number(buckets.len())));
+        let mut total = labels;
+        total.push((SERIES, "count".into()));
+        self.samples.push((total, count));
+        Ok(self)
     }
 
     fn new(name: &'static str, help: &'static str, kind: Kind) -> Self {
@@ -59,10 +121,26 @@ impl Metric {
 
     /// One sample per `(label value, count)` row of `sql` (a `GROUP BY`
     /// whose first column is text and second an integer).
-    pub fn counts_by(mut self, db: &Db, label: &'static str, sql: &str) -> Result<Self, ApiError> {
+    pub fn counts_by(self, db: &Db, label: &'static str, sql: &str) -> Result<Self, ApiError> {
+        self.counts_by_labels(db, &[label], sql)
+    }
+
+    /// One sample per row of `sql`: the values of `labels` (text columns,
+    /// in order), then the count (an integer column).
+    pub fn counts_by_labels(
+        mut self,
+        db: &Db,
+        labels: &[&'static str],
+        sql: &str,
+    ) -> Result<Self, ApiError> {
         for row in db.execute(sql, &[])?.rows {
-            if let (Some(v), Some(n)) = (row.get::<&str>(0), row.get::<i64>(1)) {
-                self.samples.push((vec![(label, v.to_string())], n as f64));
+            let values: Option<Vec<(&'static str, String)>> = labels
+                .iter()
+                .enumerate()
+                .map(|(i, label)| row.get::<&str>(i).map(|v| (*label, v.to_string())))
+                .collect();
+            if let (Some(values), Some(n)) = (values, row.get::<i64>(labels.len())) {
+                self.samples.push((values, n as f64));
             }
         }
         Ok(self)
@@ -116,19 +194,26 @@ pub fn render(metrics: &[Metric]) -> String {
         let kind = match m.kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
         };
         let _ = writeln!(out, "# HELP {} {}", m.name, m.help);
         let _ = writeln!(out, "# TYPE {} {kind}", m.name);
         for (labels, value) in &m.samples {
+            let name = match (m.kind, labels.iter().find(|(k, _)| *k == SERIES)) {
+                (Kind::Histogram, Some((_, series))) => format!("{}_{series}", m.name),
+                (Kind::Histogram, None) => format!("{}_bucket", m.name),
+                _ => m.name.to_string(),
+            };
             let labels = labels
                 .iter()
+                .filter(|(k, _)| *k != SERIES)
                 .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
                 .collect::<Vec<_>>()
                 .join(",");
             if labels.is_empty() {
-                let _ = writeln!(out, "{} {value}", m.name);
+                let _ = writeln!(out, "{name} {value}");
             } else {
-                let _ = writeln!(out, "{}{{{labels}}} {value}", m.name);
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
             }
         }
     }
@@ -189,6 +274,30 @@ mod tests {
         let total = Metric::counter("n", "n")
             .count(&db, "SELECT COUNT(*) FROM t")
             .expect("n");
+        let durations = Metric::histogram("d_seconds", "d")
+            .durations(
+                &db,
+                vec![("kind", "x".into())],
+                &[0.5, 2.0],
+                "SELECT length(status) * 1.0 AS d FROM t",
+            )
+            .expect("histogram");
+        let text = render(&[durations]);
+        assert!(text.contains("# TYPE d_seconds histogram\n"), "{text}");
+        assert!(
+            text.contains("d_seconds_bucket{kind=\"x\",le=\"0.5\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("d_seconds_bucket{kind=\"x\",le=\"2\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("d_seconds_bucket{kind=\"x\",le=\"+Inf\"} 3\n"),
+            "{text}"
+        );
+        assert!(text.contains("d_seconds_sum{kind=\"x\"} 3\n"), "{text}");
+        assert!(text.contains("d_seconds_count{kind=\"x\"} 3\n"), "{text}");
         assert_eq!(total.samples[0].1, 3.0);
         assert_eq!(outbox_backlog(&db, "x").expect("backlog").samples[0].1, 0.0);
     }

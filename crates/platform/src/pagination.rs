@@ -6,6 +6,7 @@
 //! a [`Page`] with [`PageRequest::page`].
 
 use base64::Engine as _;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::problem::ApiError;
@@ -72,9 +73,11 @@ impl PageRequest {
 }
 
 /// A page of a list as clients get it: `{"items": [...], "next_cursor": ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// Where the next page starts (`?cursor=`); `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -2,6 +2,8 @@
 //! `application/problem+json` rendering. Server errors are logged with the
 //! request id and never leak their internals to the client.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::json;
 
 /// An error a handler returns; each variant is one HTTP status.
@@ -108,50 +110,31 @@ impl ApiError {
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self.status() {
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            404 => "Not Found",
-            405 => "Method Not Allowed",
-            409 => "Conflict",
-            412 => "Precondition Failed",
-            413 => "Payload Too Large",
-            415 => "Unsupported Media Type",
-            422 => "Unprocessable Content",
-            428 => "Precondition Required",
-            429 => "Too Many Requests",
-            503 => "Service Unavailable",
-            _ => "Internal Server Error",
-        }
-    }
-
     /// The problem document; `request_id` ties a 500 to its log line.
     pub fn problem(&self, request_id: &str) -> serde_json::Value {
+        serde_json::to_value(self.problem_document(request_id)).unwrap_or_else(|_| json!({}))
+    }
+
+    /// The problem document as its type, which also gives the OpenAPI
+    /// document its schema.
+    pub fn problem_document(&self, request_id: &str) -> Problem {
         let detail = match self {
             Self::Internal(_) => {
                 "an unexpected error occurred; quote the request id when reporting it".to_string()
             }
             other => other.to_string(),
         };
-        let mut doc = json!({
-            "type": "about:blank",
-            "title": self.title(),
-            "status": self.status(),
-            "detail": detail,
-            "request_id": request_id,
-        });
+        let mut problem = Problem::new(self.status(), detail, request_id);
         if let Self::BadRequest { field: Some(f), .. }
         | Self::Unprocessable { field: Some(f), .. } = self
         {
-            doc["field"] = json!(f);
+            problem.field = Some(f.clone());
         }
         if let Self::LimitReached { limit, max, .. } = self {
-            doc["limit"] = json!(limit);
-            doc["max"] = json!(max);
+            problem.limit = Some((*limit).to_string());
+            problem.max = Some(*max);
         }
-        doc
+        problem
     }
 
     /// Extra headers the status needs (`Allow`, `Retry-After`).
@@ -162,6 +145,70 @@ impl ApiError {
             Self::Unauthorized(_) => vec![("www-authenticate", "Bearer".to_string())],
             _ => Vec::new(),
         }
+    }
+}
+
+/// An RFC 9457 problem document (`application/problem+json`): what every
+/// error answer of every component is, and the base of the few that add
+/// members of their own (flattened into them).
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's reason phrase.
+    pub title: String,
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+    /// The request's id (also the `x-request-id` header), to find its log line.
+    pub request_id: String,
+    /// The offending field of the request (400, 422), as a path such as
+    /// `items[0].quantity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The configured limit the request met (409).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    /// That limit's value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+}
+
+impl Problem {
+    /// The problem of `status` saying `detail`, for the request `request_id`.
+    pub fn new(status: u16, detail: impl Into<String>, request_id: &str) -> Self {
+        Self {
+            kind: "about:blank".into(),
+            title: title_of(status).into(),
+            status,
+            detail: detail.into(),
+            request_id: request_id.into(),
+            field: None,
+            limit: None,
+            max: None,
+        }
+    }
+}
+
+/// The reason phrase of an error status.
+pub fn title_of(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        _ => "Internal Server Error",
     }
 }
 

@@ -203,6 +203,19 @@ impl Decision {
         }
     }
 
+    /// How the bucket stood: `refused`, `near_limit` (allowed with at
+    /// most a tenth of the bucket left, i.e. more than 90 % used) or
+    /// `allowed`; what the rate-limit utilisation alert counts.
+    pub fn outcome(&self) -> &'static str {
+        if !self.allowed {
+            "refused"
+        } else if u64::from(self.remaining) * 10 <= u64::from(self.limit) {
+            "near_limit"
+        } else {
+            "allowed"
+        }
+    }
+
     /// The 429 (with `Retry-After`) for a refused request.
     pub fn into_error(self) -> ApiError {
         ApiError::TooManyRequests {
@@ -321,13 +334,19 @@ pub fn admit_with(
     // An invalid token is the handler's to reject; here it only means the
     // client is counted by address.
     let principal = ctx.principal().ok().flatten();
-    check(
+    let decision = check(
         ctx.redis_if_up(),
         &identity_of(principal, req),
         group,
         limit,
-    )
-    .enforce(ctx)
+    );
+    if decision.enforced {
+        ctx.count(
+            "rate_limit_decisions_total",
+            &[("group", group), ("outcome", decision.outcome())],
+        );
+    }
+    decision.enforce(ctx)
 }
 
 #[cfg(test)]

@@ -21,6 +21,18 @@ impl Response {
         }
     }
 
+    /// A Prometheus text exposition.
+    pub fn prometheus(text: String) -> Self {
+        Self {
+            status: 200,
+            headers: vec![(
+                "content-type".into(),
+                "text/plain; version=0.0.4; charset=utf-8".into(),
+            )],
+            body: text.into_bytes(),
+        }
+    }
+
     /// No body.
     pub fn empty(status: u16) -> Self {
         Self {

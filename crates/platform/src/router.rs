@@ -6,6 +6,7 @@
 use futures::future::LocalBoxFuture;
 
 use crate::context::Context;
+use crate::openapi::RouteDoc;
 use crate::problem::ApiError;
 use crate::request::{Method, Request};
 use crate::response::Response;
@@ -79,6 +80,8 @@ pub struct Route {
     pub path: &'static str,
     pub limit: Limit,
     pub handler: Handler,
+    /// What the OpenAPI document says of it (every public route has one).
+    pub doc: Option<&'static RouteDoc>,
 }
 
 impl Route {
@@ -89,6 +92,7 @@ impl Route {
             path,
             limit: Limit::Default,
             handler,
+            doc: None,
         }
     }
 
@@ -128,6 +132,12 @@ impl Route {
     /// The route is not rate limited.
     pub const fn unlimited(mut self) -> Self {
         self.limit = Limit::Unlimited;
+        self
+    }
+
+    /// Documents the route (see [`crate::openapi`]).
+    pub const fn doc(mut self, doc: &'static RouteDoc) -> Self {
+        self.doc = Some(doc);
         self
     }
 }
@@ -219,7 +229,10 @@ pub async fn dispatch(
         find(routes, |r| (r.method, r.path), req.method, &segments)
     };
     let (route, params) = match found {
-        Found::Route(route, params) => (route, params),
+        Found::Route(route, params) => {
+            ctx.set_route(route.path);
+            (route, params)
+        }
         Found::WrongMethod(allow) => {
             limit(req, ctx, default_limit)?;
             return Err(ApiError::MethodNotAllowed { allow });

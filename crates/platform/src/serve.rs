@@ -28,12 +28,41 @@ pub async fn serve<E: EventSet + 'static>(
     let (method, path) = (req.method, req.path.clone());
     let result = component.handle(req, &ctx).await;
     let response = respond(result, &ctx, method.as_str(), &path);
+    let elapsed = ctx.started.elapsed().as_secs_f64();
+    let status = response.status;
     response.send(out).await;
     // After the answer has gone: the bridge also polls, so a wake-up that
     // fails is only later, never lost.
     if crate::outbox::take_committed() {
         crate::outbox::wake(ctx.redis_if_up(), component.name);
     }
+    if request_metrics_on() {
+        let mut tally = ctx.take_tally();
+        let status = status.to_string();
+        let route = ctx.route();
+        tally.count(
+            "http_requests_total",
+            &[
+                ("component", component.name),
+                ("route", route),
+                ("method", method.as_str()),
+                ("status", &status),
+            ],
+        );
+        tally.observe(
+            "http_request_duration_seconds",
+            &[("component", component.name), ("route", route)],
+            elapsed,
+        );
+        crate::request_metrics::record(ctx.redis_if_up(), component.name, &tally);
+    }
+}
+
+/// Whether requests are counted (the `request_metrics` variable is not
+/// `off`).
+fn request_metrics_on() -> bool {
+    !spin_sdk::variables::get(crate::request_metrics::SWITCH_VARIABLE)
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off"))
 }
 
 /// Renders a handler's result, logging it; separate so tests can use it.

@@ -44,6 +44,9 @@ pub struct Bridge {
     spec: BridgeSpec,
     /// What earlier runs (before a restart) printed.
     earlier: Vec<String>,
+    /// Extra environment (the OTLP exporter's, say); kept here rather than
+    /// in [`BridgeSpec`], whose literal callers would all have to name it.
+    env: Vec<(String, String)>,
     _dir: Option<TempDir>,
 }
 
@@ -58,6 +61,19 @@ impl Bridge {
         token: &str,
         args: &[&str],
     ) -> Self {
+        Self::start_with_env(config, brokers, platform_url, token, args, &[])
+    }
+
+    /// [`Self::start_with`] with `env` added to the bridge's environment
+    /// (restarts keep it).
+    pub fn start_with_env(
+        config: &str,
+        brokers: &str,
+        platform_url: &str,
+        token: &str,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Self {
         let dir = TempDir::new("bridge");
         let path = dir.0.join("bridge.toml");
         std::fs::write(&path, config).expect("write bridge config");
@@ -71,7 +87,7 @@ impl Bridge {
             args: args.iter().map(|a| a.to_string()).collect(),
             log_file: None,
         };
-        match Self::launch_in(spec, Some(dir)) {
+        match Self::launch_in(spec, Some(dir), env.to_vec()) {
             Ok(bridge) => bridge,
             Err(e) => panic!("{e:#}"),
         }
@@ -84,10 +100,14 @@ impl Bridge {
 
     /// Starts a bridge as `spec` says and waits until `/health` answers.
     pub fn launch(spec: BridgeSpec) -> Result<Self> {
-        Self::launch_in(spec, None)
+        Self::launch_in(spec, None, Vec::new())
     }
 
-    fn launch_in(mut spec: BridgeSpec, dir: Option<TempDir>) -> Result<Self> {
+    fn launch_in(
+        mut spec: BridgeSpec,
+        dir: Option<TempDir>,
+        env: Vec<(String, String)>,
+    ) -> Result<Self> {
         let addr = spec.listen.unwrap_or_else(|| loopback(free_port()));
         spec.listen = Some(addr);
         let mut bridge = Self {
@@ -95,6 +115,7 @@ impl Bridge {
             addr,
             spec,
             earlier: Vec::new(),
+            env,
             _dir: dir,
         };
         bridge.run()?;
@@ -110,7 +131,8 @@ impl Bridge {
             .args(["--platform-url", &self.spec.platform_url])
             .args(["--listen", &self.addr.to_string()])
             .args(&self.spec.args)
-            .env("BRIDGE_INTERNAL_TOKEN", &self.spec.token);
+            .env("BRIDGE_INTERNAL_TOKEN", &self.spec.token)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 

@@ -12,4 +12,5 @@ mod outbound;
 mod redis;
 mod routing;
 mod sqlite;
+mod traces;
 mod variables;

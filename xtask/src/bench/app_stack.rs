@@ -30,6 +30,11 @@ impl AppStack {
     /// `spin.toml` app on scratch databases, rate limits lifted) and the
     /// bridge on free loopback ports.
     pub(crate) fn start(repo: &Repo, name: &str) -> Result<Self> {
+        Self::start_with(repo, name, &[])
+    }
+
+    /// The same, with extra `SPIN_VARIABLE_*` settings for the host.
+    pub(crate) fn start_with(repo: &Repo, name: &str, extra: &[(&str, &str)]) -> Result<Self> {
         setup::ensure(setup::APPLICATION)?;
         compile::everything(repo)?;
 
@@ -46,6 +51,11 @@ impl AppStack {
         let internal_token = secrets::internal_token(&variables)?;
         let admin_bootstrap_token = secrets::admin_bootstrap_token(&variables)?;
         variables.push((RATE_LIMIT.0.to_owned(), RATE_LIMIT.1.to_owned()));
+        variables.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let spec = AppSpec {
             redis_port: None,
             reuse_redis: false,

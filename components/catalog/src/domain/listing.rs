@@ -21,6 +21,9 @@ impl Sort {
     /// The default order: newest first.
     pub const DEFAULT: Sort = Sort::CreatedDesc;
 
+    /// How `?sort=` spells each order (what [`Sort::parse`] reads).
+    pub const NAMES: &'static [&'static str] = &["name", "price", "-price", "created", "-created"];
+
     pub fn parse(value: &str) -> Result<Self, ApiError> {
         match value {
             "name" => Ok(Sort::Name),

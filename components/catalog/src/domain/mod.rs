@@ -4,6 +4,7 @@
 use platform::domain::Money;
 use platform::validate;
 use platform::ApiError;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 mod listing;
@@ -32,7 +33,7 @@ pub const MAX_STOCK: u32 = 10_000_000;
 pub const MAX_QUERY: usize = 100;
 
 /// The body of `POST /api/catalog`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProduct {
     pub name: String,
@@ -55,7 +56,7 @@ pub struct NewProduct {
 /// The body of `PUT /api/catalog/:id`: every editable field (absent
 /// optional fields take their defaults; an absent `sku` keeps the current
 /// one). `stock` belongs to inventory and is refused by name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductReplacement {
     pub name: String,
@@ -72,7 +73,9 @@ pub struct ProductReplacement {
     pub images: Vec<String>,
     #[serde(default)]
     pub featured: bool,
+    /// Refused: stock is inventory's (`PUT /api/inventory/{product_id}`).
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
     pub stock: Option<serde::de::IgnoredAny>,
 }
 

@@ -106,7 +106,7 @@ pub struct Holdings {
 /// The body of `POST /api/inventory/reservations/:id/extend` (optional):
 /// how long from now the hold should last, at most the policy's longest
 /// lifetime (which is also the default).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Extension {
     #[serde(default)]

@@ -1,7 +1,11 @@
 //! A user's preferences: which channels may reach them, and quiet hours
 //! during which interrupting channels wait.
 
-use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::json;
 
 use super::Channel;
@@ -50,8 +54,35 @@ impl QuietHours {
     }
 
     pub fn to_json(self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// As clients see it: `{"start": "22:00", "end": "07:00"}`.
+impl Serialize for QuietHours {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-        json!({ "start": hm(self.start), "end": hm(self.end) })
+        let mut window = s.serialize_struct("QuietHours", 2)?;
+        window.serialize_field("start", &hm(self.start))?;
+        window.serialize_field("end", &hm(self.end))?;
+        window.end()
+    }
+}
+
+impl JsonSchema for QuietHours {
+    fn schema_name() -> Cow<'static, str> {
+        "QuietHours".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let time = json!({ "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$" });
+        json_schema!({
+            "description": "A window of the day (HH:MM, UTC; it may wrap midnight) during \
+                which interrupting channels wait.",
+            "type": "object",
+            "properties": { "start": time, "end": time },
+            "required": ["start", "end"],
+        })
     }
 }
 
@@ -70,7 +101,7 @@ fn minute_of_day(field: &str, value: &str) -> Result<u16, ApiError> {
 }
 
 /// A user's choices: which channels may reach them, and when.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Preferences {
     pub email: bool,
     pub sms: bool,
@@ -111,19 +142,14 @@ impl Preferences {
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        json!({
-            "email": self.email,
-            "sms": self.sms,
-            "push": self.push,
-            "quiet_hours": self.quiet_hours.map(QuietHours::to_json),
-        })
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 
 /// The body of `PUT /api/notifications/preferences`: the fields given
 /// change, the others keep their value; `"quiet_hours": null` clears the
 /// window.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesUpdate {
     #[serde(default)]
@@ -136,7 +162,8 @@ pub struct PreferencesUpdate {
     pub quiet_hours: Option<Option<QuietHoursBody>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A quiet-hours window: times of day HH:MM, UTC.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHoursBody {
     pub start: String,

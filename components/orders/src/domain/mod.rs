@@ -9,8 +9,9 @@ use std::collections::HashSet;
 use platform::domain::{Id, Money, Quantity};
 use platform::validate;
 use platform::ApiError;
+use schemars::JsonSchema;
 use serde::de::{Deserializer, IgnoredAny};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Most lines in one order.
 pub const MAX_LINES: usize = 50;
@@ -20,7 +21,8 @@ pub const MAX_SHIPPING_ADDRESS: usize = 2_000;
 pub const CURRENCY: &str = "USD";
 
 /// Where an order is: `PENDING` while the saga runs, then one of the ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum OrderStatus {
     Pending,
     Confirmed,
@@ -28,6 +30,9 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// How `?status=` spells each status (as [`OrderStatus::as_str`] does).
+    pub const NAMES: &'static [&'static str] = &["PENDING", "CONFIRMED", "CANCELLED"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "PENDING",
@@ -48,7 +53,8 @@ impl OrderStatus {
 }
 
 /// The saga step an order is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum SagaStep {
     /// Waiting for inventory to reserve the stock.
     Reserving,
@@ -89,7 +95,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
 /// The body of `POST /api/orders`. The fields a client might try to set
 /// but may not (who orders, what it costs) are read only to be refused by
 /// name.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     pub items: Vec<NewLine>,
@@ -100,32 +106,42 @@ pub struct NewOrder {
     #[serde(default)]
     pub hold_ids: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     user_id: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     price: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     unit_price: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     unit_price_cents: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     total: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     total_cents: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     status: Option<()>,
 }
 
 /// One line of [`NewOrder`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLine {
     pub product_id: String,
     pub quantity: i64,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     price: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     unit_price: Option<()>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(skip)]
     unit_price_cents: Option<()>,
 }
 

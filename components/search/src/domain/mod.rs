@@ -85,6 +85,10 @@ pub enum Sort {
 }
 
 impl Sort {
+    /// How `?sort=` spells each order (what [`Sort::parse`] reads).
+    pub const NAMES: &'static [&'static str] =
+        &["relevance", "price", "-price", "popularity", "newest"];
+
     pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
         match value {
             None | Some("") | Some("relevance") => Ok(Sort::Relevance),

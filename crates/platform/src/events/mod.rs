@@ -14,7 +14,7 @@ mod generated {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "spinshop:platform/types",
-        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+        additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, schemars::JsonSchema],
         generate_unused_types: true,
     });
 }

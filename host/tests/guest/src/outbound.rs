@@ -27,6 +27,11 @@ pub async fn forward(req: &Request) -> Response {
     if let Some(value) = req.header("x-test") {
         outgoing.header("x-test", value.clone().into_utf8_lossy());
     }
+    // A guest that names a span of its own in its outbound calls, as
+    // spinshop's platform does: the host's trace tests send one here.
+    if let Some(value) = req.header("x-guest-traceparent") {
+        outgoing.header("traceparent", value.clone().into_utf8_lossy());
+    }
     if matches!(method, Method::Post | Method::Put | Method::Patch) {
         outgoing.body(req.body().to_vec());
     }
