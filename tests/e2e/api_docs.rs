@@ -163,8 +163,11 @@ async fn register(stack: &Stack, email: &str, bootstrap: bool) -> String {
     user["id"].as_str().expect("id").to_string()
 }
 
-/// Examples per operation and phase: with about 65 operations, each run
-/// takes about a minute on two cores (some 7,000 requests).
+/// Examples per operation and phase: with about 90 operations, each run
+/// takes a minute or two on two cores (some 8,000 requests). One worker:
+/// with two, hypothesis' own caches race between its threads and the run
+/// can fail with "AST constructor recursion depth mismatch", whatever the
+/// API answers.
 const MAX_EXAMPLES: &str = "40";
 /// Each run is stopped after this, and fails.
 const RUN_LIMIT: Duration = Duration::from_secs(300);
@@ -176,13 +179,14 @@ fn fuzz(program: &PathBuf, stack: &Stack, who: &str, token: &str) -> (bool, Stri
         .arg("run")
         .arg(stack.url("/api-docs"))
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
-        .args(["--max-examples", MAX_EXAMPLES, "--seed", "20260401", "--workers", "2"])
+        .args(["--max-examples", MAX_EXAMPLES, "--seed", "20260401", "--workers", "1"])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--request-timeout", "20", "--no-shrink"])
         // Logging out would end the session the run's token belongs to;
-        // the sandbox's control injects outages, whose 503s are its point.
+        // the sandboxes' controls inject outages, whose 5xx are their point.
         .args(["--exclude-operation-id", "postApiAuthLogout"])
         .args(["--exclude-operation-id", "putSandboxPspControl"])
+        .args(["--exclude-operation-id", "putSandboxMlControl"])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--output-truncate", "false"])
         .env("NO_COLOR", "1")

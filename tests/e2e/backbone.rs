@@ -12,9 +12,9 @@ use spinshop_tests::{metric_sum, wait_for, EventStack};
 use crate::bridge::{assert_inventory_exactly, burst, distinct_ids, UNLIMITED};
 use crate::saga::{payments_of, place_at_once, settled, start, stock};
 
-/// Inventory consumes catalog.events and inventory.commands, three
-/// partitions each (kafka-bridge/bridge.toml).
-const INVENTORY_PARTITIONS: f64 = 6.0;
+/// Inventory consumes catalog.events, inventory.commands and
+/// marketplace.events, three partitions each (kafka-bridge/bridge.toml).
+const INVENTORY_PARTITIONS: f64 = 9.0;
 
 async fn inventory_partitions(bridge: &spinshop_tests::Bridge) -> f64 {
     metric_sum(

@@ -31,11 +31,26 @@ fn target(job: &str, addr: std::net::SocketAddr) -> ScrapeTarget {
 
 /// Traffic that touches every figure the dashboards show: catalog reads
 /// (a cache miss, then hits), a search and a suggestion, a login, an
-/// order through the saga, and an event no subscriber can use (a dead
-/// letter).
+/// order through the saga, a linked MercadoLibre account with an item
+/// read twice and a notification, and an event no subscriber can use (a
+/// dead letter).
 async fn traffic(es: &EventStack) {
     let stack = &es.stack;
     let admin = stack.token("admin-1", Role::Admin);
+    spinshop_tests::marketplace::link(stack, &admin, "1001").await;
+    for _ in 0..2 {
+        stack.get_json("/api/ml/items/MLA123", Some(&admin)).await;
+    }
+    let notification = json!({"_id": "monitored-1", "resource": "/items/MLA123",
+        "user_id": 1001, "topic": "items", "application_id": 4242424242u64, "attempts": 1,
+        "sent": "2026-12-07T10:00:00.000Z", "received": "2026-12-07T10:00:00.000Z"});
+    let r = spinshop_tests::client()
+        .post(stack.url("/api/ml/webhooks"))
+        .json(&notification)
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(r.status(), 200);
     let lamp = stack
         .create_product(&admin, "Monitored lamp", 12.0, 10)
         .await;

@@ -140,13 +140,8 @@ async fn register_login_me_and_rename() {
         "customer"
     );
 
-    // The marketplace OAuth routes are not served by this issue; unknown
-    // routes and wrong methods are problems too.
-    assert_problem(
-        &post(&stack, "/api/auth/oauth/start", None, &json!({})).await,
-        404,
-    );
-    assert_problem(&get(&stack, "/api/auth/callback", None).await, 404);
+    // Unknown routes and wrong methods are problems too.
+    assert_problem(&get(&stack, "/api/auth/nowhere", None).await, 404);
     assert_problem(&get(&stack, "/api/users/nobody/else", None).await, 404);
     let r = get(&stack, "/api/auth/login", None).await;
     assert_problem(&r, 405);

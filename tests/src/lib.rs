@@ -14,6 +14,7 @@ use spinshop_testkit::{build_all, host_binary, repo_root, Host, HostSpec, Redis,
 pub use spinshop_testkit::{client, metric_sum, Bridge, Kafka, OtlpReceiver, ReceivedSpan};
 
 pub mod kafka;
+pub mod marketplace;
 pub mod walkthrough;
 
 /// A running application.
@@ -28,6 +29,9 @@ pub struct Stack {
     pub admin_bootstrap_token: String,
     /// The sandbox payment provider's API key (payments' `psp_api_key`).
     pub psp_api_key: String,
+    /// The MercadoLibre application's secret (`ml_client_secret`), which
+    /// the sandbox MercadoLibre API checks at its token endpoint.
+    pub ml_client_secret: String,
     issuer: TokenIssuer,
     /// The host's `SPIN_VARIABLE_*` settings and runtime config, to start
     /// it again.
@@ -45,6 +49,39 @@ fn host_spec<'a>(runtime_config: &'a str, env: &[(String, String)]) -> HostSpec<
         spec = spec.env(k, v);
     }
     spec
+}
+
+/// Starts the application's host on a loopback port chosen here rather
+/// than by the host, so that the MercadoLibre redirect URI, which the
+/// sandbox MercadoLibre API checks exactly, and the authorization URL can
+/// name the stack's address (`ml_redirect_uri`, `ml_auth_url`, unless
+/// `env` sets them). A port taken meanwhile is
+/// tried again with another. Answers the host and its final environment.
+fn start_host(runtime_config: &str, env: Vec<(String, String)>) -> (Host, Vec<(String, String)>) {
+    let mut attempt = 1;
+    loop {
+        let listen = spinshop_testkit::paths::loopback(spinshop_testkit::free_port());
+        let mut with_address = vec![
+            (
+                "SPIN_VARIABLE_ML_REDIRECT_URI".to_string(),
+                format!("http://{listen}/api/auth/callback"),
+            ),
+            (
+                "SPIN_VARIABLE_ML_AUTH_URL".to_string(),
+                format!("http://{listen}/sandbox/ml/authorization"),
+            ),
+        ];
+        with_address.extend(env.iter().cloned());
+        let mut spec = host_spec(runtime_config, &with_address);
+        spec.listen = Some(listen);
+        match Host::try_start(spec) {
+            Ok(host) => return (host, with_address),
+            Err(f) if attempt < 3 && f.stderr.to_ascii_lowercase().contains("in use") => {
+                attempt += 1;
+            }
+            Err(f) => panic!("the host failed to start ({}):\n{}", f.status, f.stderr),
+        }
+    }
 }
 
 /// The application with its event plumbing: the bridge on a real broker.
@@ -236,12 +273,21 @@ impl Stack {
         let internal_token = uuid::Uuid::new_v4().simple().to_string();
         let admin_bootstrap_token = uuid::Uuid::new_v4().simple().to_string();
         let psp_api_key = uuid::Uuid::new_v4().simple().to_string();
+        let ml_client_secret = uuid::Uuid::new_v4().simple().to_string();
         let mut env = vec![
             (
                 "SPIN_VARIABLE_ADMIN_BOOTSTRAP_TOKEN".to_string(),
                 admin_bootstrap_token.clone(),
             ),
             ("SPIN_VARIABLE_PSP_API_KEY".to_string(), psp_api_key.clone()),
+            (
+                "SPIN_VARIABLE_ML_CLIENT_SECRET".to_string(),
+                ml_client_secret.clone(),
+            ),
+            (
+                "SPIN_VARIABLE_ML_TOKEN_KEY".to_string(),
+                uuid::Uuid::new_v4().simple().to_string(),
+            ),
             ("SPIN_VARIABLE_REDIS_HOST".to_string(), redis.host_port()),
             (
                 "SPIN_VARIABLE_CACHE_REDIS_HOST".to_string(),
@@ -269,7 +315,7 @@ impl Stack {
         let runtime_config = std::fs::read_to_string(repo_root().join("runtime-config.toml"))
             .expect("runtime-config.toml")
             .replace(".spinshop/data/", "{dir}/data/");
-        let host = Host::start(host_spec(&runtime_config, &env));
+        let (host, env) = start_host(&runtime_config, env);
         let stack = Self {
             host,
             redis,
@@ -277,6 +323,7 @@ impl Stack {
             internal_token,
             admin_bootstrap_token,
             psp_api_key,
+            ml_client_secret,
             issuer,
             env,
             runtime_config,

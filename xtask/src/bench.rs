@@ -14,6 +14,7 @@ mod corpus;
 mod guest;
 mod histogram;
 mod load;
+mod marketplace;
 mod metrics;
 mod results;
 mod saga;
@@ -37,6 +38,7 @@ use crate::repo::{self, Repo};
 use crate::setup::{self, Prerequisite};
 
 pub use bridge::{run as bridge, BridgeOptions};
+pub use marketplace::run as marketplace;
 pub use metrics::run as metrics;
 pub use saga::{run as saga, SagaOptions};
 pub use search::{run as search, SearchOptions};

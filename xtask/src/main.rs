@@ -73,6 +73,11 @@ COMMANDS:
                           a cached catalog read loaded with wrk with request metrics off, then on,
                           each on a fresh private stack; appends the loss to bench/RESULTS.md
                           (the options of `bench host`)
+    bench marketplace [OPTIONS]
+                          the MercadoLibre proxy against the sandbox: the trivial route, a cached
+                          item read and uncached reads (the sandbox answering in 20 ms) loaded
+                          with wrk; appends the figures to bench/RESULTS.md (the options of
+                          `bench host`)
     infra                 build OpenTofu if missing, then check infra/terraform as `test` does
                           (tofu fmt, init, validate, plan against no cluster)
     package               build the components and write the app's OCI image (what SpinKube runs)
@@ -111,6 +116,7 @@ enum Command {
     BenchSaga(SagaOptions),
     BenchSearch(SearchOptions),
     BenchMetrics(BenchOptions),
+    BenchMarketplace(BenchOptions),
     Infra,
     Package,
     Push { target: oci::Target },
@@ -157,11 +163,14 @@ fn parse_args(args: &[String]) -> Result<Command> {
             Some((target, options)) if target == "search" => {
                 parse_search_options(options).map(Command::BenchSearch)
             }
+            Some((target, options)) if target == "marketplace" => {
+                parse_bench_options(options).map(Command::BenchMarketplace)
+            }
             Some((target, _)) => bail!(
-                "unknown benchmark {target:?}; there are `bench host`, `bench bridge`, `bench saga`, `bench search` and `bench metrics`"
+                "unknown benchmark {target:?}; there are `bench host`, `bench bridge`, `bench saga`, `bench search`, `bench metrics` and `bench marketplace`"
             ),
             None => bail!(
-                "`bench` needs a target: `bench host`, `bench bridge`, `bench saga`, `bench search` or `bench metrics`"
+                "`bench` needs a target: `bench host`, `bench bridge`, `bench saga`, `bench search`, `bench metrics` or `bench marketplace`"
             ),
         },
         "infra" => no_more(rest).map(|()| Command::Infra),
@@ -288,6 +297,7 @@ fn run(command: Command) -> Result<()> {
         Command::BenchSaga(options) => bench::saga(&repo, &options),
         Command::BenchSearch(options) => bench::search(&repo, &options),
         Command::BenchMetrics(options) => bench::metrics(&repo, &options),
+        Command::BenchMarketplace(options) => bench::marketplace(&repo, &options),
         Command::Infra => {
             setup::ensure(&[setup::Prerequisite::OpenTofu])?;
             tofu::check::run(&repo)

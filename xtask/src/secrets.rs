@@ -1,7 +1,9 @@
 //! Local secrets for `cargo xtask up`: an Ed25519 key pair that signs and
 //! verifies access tokens, the bridge's internal token, the sandbox
-//! payment provider's API key and the admin bootstrap token. Generated on
-//! first run under `.spinshop/secrets/` (ignored by git), reused after.
+//! payment provider's API key, the MercadoLibre application's client
+//! secret (which the sandbox MercadoLibre API checks) and the admin
+//! bootstrap token. Generated on first run under `.spinshop/secrets/`
+//! (ignored by git), reused after.
 //! A `SPIN_VARIABLE_*` already set in the environment wins.
 
 use std::fs;
@@ -54,6 +56,11 @@ pub fn local(repo: &Repo) -> Result<Vec<(String, String)>> {
         ),
         (INTERNAL_TOKEN_VARIABLE, random("internal-token")?),
         ("SPIN_VARIABLE_PSP_API_KEY", random("psp-api-key")?),
+        (
+            "SPIN_VARIABLE_ML_CLIENT_SECRET",
+            random("ml-client-secret")?,
+        ),
+        ("SPIN_VARIABLE_ML_TOKEN_KEY", random("ml-token-key")?),
         (ADMIN_BOOTSTRAP_VARIABLE, random(ADMIN_BOOTSTRAP_FILE)?),
     ];
     Ok(values

@@ -1,6 +1,7 @@
 //! Events in: catalog events create and retire stock records;
 //! `inventory.reserve|commit|release` commands run the saga's stock steps
-//! (see `service`).
+//! (see `service`); `marketplace.item_linked|item_synced` mirror a product
+//! linked to a MercadoLibre item.
 
 use platform::db::Db;
 use platform::inbox::Delivered;
@@ -17,6 +18,8 @@ platform::event_set! {
         ReserveStock,
         CommitReservation,
         ReleaseReservation,
+        ItemSynced,
+        ItemLinked,
     }
 }
 
@@ -64,6 +67,18 @@ pub fn apply(db: &Db, ctx: &Context, delivered: Delivered<'_, Inbound>) -> Resul
         Inbound::ReleaseReservation(cmd) => {
             let order_id = Id::parse("payload.order_id", &cmd.order_id)?;
             service::release_order(db, ctx, cause, &order_id, &cmd.reason)
+        }
+        // Items not linked to a product are the marketplace's business.
+        Inbound::ItemSynced(item) => match item.product_id.as_deref() {
+            Some(product) => {
+                let id = Id::parse("payload.product_id", product)?;
+                service::follow_marketplace(db, ctx, cause, id.as_str(), item.change).map(|_| ())
+            }
+            None => Ok(()),
+        },
+        Inbound::ItemLinked(link) => {
+            let id = Id::parse("payload.product_id", &link.product_id)?;
+            service::mirror(db, ctx, cause, id.as_str(), link.linked)
         }
     }
 }

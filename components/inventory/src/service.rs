@@ -10,7 +10,7 @@ use platform::clock::{now_ms, rfc3339_from_ms};
 use platform::component::report;
 use platform::db::Db;
 use platform::events::{
-    Envelope, Line, LineFailure, LowStock, ReservationCommitted, ReservationFailed,
+    Envelope, LevelChanged, Line, LineFailure, LowStock, ReservationCommitted, ReservationFailed,
     ReservationReleased, StockAvailability, StockReserved,
 };
 use platform::{outbox, ApiError, Context, Id, Report};
@@ -282,6 +282,76 @@ pub fn update_stock(
     })
 }
 
+/// Applies a change MercadoLibre made to the item a product is linked to.
+/// Which side wins when both changed: neither. Changes, not figures, are
+/// exchanged: MercadoLibre's move since the last figure both sides agreed
+/// on (`change`) is added to `available`, so a sale here and a sale there
+/// in the same moment both count; reservations in flight are untouched.
+/// Stock never goes below zero (MercadoLibre is then told 0). Returns
+/// whether the level moved.
+pub fn follow_marketplace(
+    db: &Db,
+    ctx: &Context,
+    cause: &Envelope,
+    product_id: &str,
+    change: i64,
+) -> Result<bool, ApiError> {
+    let Some(current) = store::get(db, product_id)? else {
+        return Ok(false);
+    };
+    let next = current.available.saturating_add(change).max(0);
+    if change == 0 || next == current.available {
+        return Ok(false);
+    }
+    if !store::set_available(db, product_id, next, current.version)? {
+        return Err(ApiError::internal(
+            "stock record changed under its transaction",
+        ));
+    }
+    ctx.count(
+        "inventory_operations_total",
+        &[("operation", "marketplace_sync"), ("status", "success")],
+    );
+    announce(db, ctx, Some(cause), product_id)?;
+    Ok(true)
+}
+
+/// Starts or stops mirroring a product's level (it was linked to a
+/// MercadoLibre item, or unlinked); a start announces the level at once.
+pub fn mirror(
+    db: &Db,
+    ctx: &Context,
+    cause: &Envelope,
+    product_id: &str,
+    linked: bool,
+) -> Result<(), ApiError> {
+    store::set_mirrored(db, product_id, linked)?;
+    if linked {
+        announce_level(db, ctx, Some(cause), product_id)?;
+    }
+    Ok(())
+}
+
+/// Announces `inventory.level_changed` for a mirrored product.
+fn announce_level(
+    db: &Db,
+    ctx: &Context,
+    cause: Option<&Envelope>,
+    product_id: &str,
+) -> Result<(), ApiError> {
+    if !store::is_mirrored(db, product_id)? {
+        return Ok(());
+    }
+    let Some(stock) = store::get(db, product_id)? else {
+        return Ok(());
+    };
+    let level = LevelChanged {
+        product_id: product_id.to_string(),
+        available: stock.available,
+    };
+    outbox::publish(db, ctx, &level, cause).map(|_| ())
+}
+
 /// Tick work: releases reservations past their expiry, each in its own
 /// transaction (a reservation cancelled meanwhile is left alone).
 pub fn expire(ctx: &Context) -> Result<Report, ApiError> {
@@ -311,7 +381,8 @@ pub fn announce(
     product_id: &str,
 ) -> Result<(), ApiError> {
     announce_low_stock(db, ctx, cause, product_id)?;
-    announce_availability(db, ctx, cause, product_id)
+    announce_availability(db, ctx, cause, product_id)?;
+    announce_level(db, ctx, cause, product_id)
 }
 
 /// Announces `inventory.availability_changed` when the product has just

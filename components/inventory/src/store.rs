@@ -346,7 +346,8 @@ pub mod holds;
 mod schema;
 
 pub use announced::{
-    announced_in_stock, low_stock_flag, set_announced_in_stock, set_low_stock_flag,
+    announced_in_stock, is_mirrored, low_stock_flag, set_announced_in_stock, set_low_stock_flag,
+    set_mirrored,
 };
 pub use holds::holdings;
 

@@ -25,7 +25,9 @@ components' own route tables and types.
 **Credentials.** Most routes need a bearer access token from `POST /api/auth/login` \
 (`Authorization: Bearer <token>`); a route's security says whether it needs one, and \
 `bearerAuth: [admin]` marks the routes for admins. The sandbox payment provider's \
-money routes take its merchant API key instead.
+money routes take its merchant API key instead, and the sandbox MercadoLibre API's \
+resources a MercadoLibre access token (they answer MercadoLibre's own error shape, \
+`message`, `error`, `status`, `cause`, as the real API does).
 
 **Errors** are RFC 9457 `application/problem+json` documents (`type`, `title`, \
 `status`, `detail`, `request_id`, and `field` naming the offending input, `limit` and \

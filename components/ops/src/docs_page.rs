@@ -222,6 +222,12 @@ fn access(security: &Value) -> String {
     if requirements.iter().any(|r| r.get("pspApiKey").is_some()) {
         return "the payment provider's merchant API key".into();
     }
+    if requirements
+        .iter()
+        .any(|r| r.get("mlAccessToken").is_some())
+    {
+        return "a MercadoLibre access token".into();
+    }
     let admin = requirements.iter().any(|r| {
         r["bearerAuth"]
             .as_array()

@@ -34,7 +34,9 @@ fn components() -> Vec<Declared> {
         audit,
         search,
         cart,
-        sandbox_psp
+        sandbox_psp,
+        sandbox_marketplace,
+        marketplace
     )
 }
 

@@ -159,11 +159,6 @@ pub fn fate(control: &Control, op: Operation, fail_draw: f64, decline_draw: f64)
     }
 }
 
-/// A uniform number in `[0, 1)` from random bits.
-pub fn unit_interval(bits: u64) -> f64 {
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,13 +298,5 @@ mod tests {
             fate(&always, Operation::Charge, 0.5, 0.999_999),
             Fate::Declined
         );
-    }
-
-    #[test]
-    fn random_bits_map_into_the_unit_interval() {
-        assert_eq!(unit_interval(0), 0.0);
-        let top = unit_interval(u64::MAX);
-        assert!(top < 1.0 && top > 0.999_999);
-        assert!((unit_interval(1 << 63) - 0.5).abs() < 1e-12);
     }
 }

@@ -123,7 +123,7 @@ fn injected(db: &Db, op: Operation) -> Result<Fate, ApiError> {
     if control.latency_ms > 0 {
         std::thread::sleep(Duration::from_millis(u64::from(control.latency_ms)));
     }
-    let draw = || domain::unit_interval(getrandom::u64().unwrap_or(u64::MAX));
+    let draw = platform::random::draw;
     Ok(domain::fate(&control, op, draw(), draw()))
 }
 

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use platform::auth::Role;
 use platform::domain::Email;
 use platform::validate;
-use platform::ApiError;
+use platform::{ApiError, Id};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -64,6 +64,74 @@ impl RegisterRequest {
         })
     }
 }
+
+/// The body of `POST /internal/users/federated-sessions`: an identity
+/// another provider vouches for (the marketplace component, after
+/// MercadoLibre's OAuth).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedLogin {
+    /// `mercadolibre`.
+    pub provider: String,
+    /// The provider's id of the person.
+    pub subject: String,
+    pub email: String,
+    pub name: String,
+    /// The account the identity belongs to when the provider's side
+    /// already knows it (an account that linked the provider while signed
+    /// in); otherwise the first sign-in creates one.
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+/// A federated identity that passed every rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Federated {
+    pub provider: &'static str,
+    pub subject: String,
+    pub email: String,
+    pub name: String,
+    pub user_id: Option<Id>,
+}
+
+/// The providers a person may sign in with.
+pub const PROVIDERS: &[&str] = &["mercadolibre"];
+
+impl FederatedLogin {
+    pub fn validate(self) -> Result<Federated, ApiError> {
+        let provider = PROVIDERS
+            .iter()
+            .find(|p| **p == self.provider)
+            .ok_or_else(|| ApiError::invalid("provider", "must be mercadolibre"))?;
+        let subject = self.subject.trim();
+        if subject.is_empty()
+            || subject.len() > 64
+            || !subject
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ApiError::invalid(
+                "subject",
+                "must be 1 to 64 letters, digits, '-' or '_'",
+            ));
+        }
+        Ok(Federated {
+            provider,
+            subject: subject.to_string(),
+            email: Email::parse("email", &self.email)?.into_string(),
+            name: display_name(&self.name)?,
+            user_id: self
+                .user_id
+                .as_deref()
+                .map(|id| Id::parse("user_id", id))
+                .transpose()?,
+        })
+    }
+}
+
+/// The stored "password" of an account made by a federated sign-in: no
+/// argon2 hash parses as it, so no password ever matches.
+pub const NO_PASSWORD: &str = "!federated";
 
 /// The body of `POST /api/auth/login`.
 #[derive(Debug, Deserialize, JsonSchema)]

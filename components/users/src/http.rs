@@ -18,6 +18,13 @@ use crate::domain::{
 use crate::session::{self, TokenGrant};
 use crate::store::{self, User};
 
+/// For other components: the marketplace signs people in with
+/// MercadoLibre through it.
+pub const INTERNAL_ROUTES: &[Route] = &[Route::post(
+    "/internal/users/federated-sessions",
+    Handler::Sync(session::federated),
+)];
+
 /// Users' routes. A registration costs an argon2 hash, so it has a small
 /// limit of its own per client address; refresh (per address) and logout
 /// (per user) have their own too, so that neither can be flooded at the

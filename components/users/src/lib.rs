@@ -27,6 +27,7 @@ pub static COMPONENT: Component = Component {
     }),
     body_limit: BODY_LIMIT,
     routes: http::ROUTES,
+    internal_routes: http::INTERNAL_ROUTES,
     tick: Some(Tick::Sync(revocation::tick)),
     metrics: Some(metrics),
     ..Component::BASE

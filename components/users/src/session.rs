@@ -114,6 +114,80 @@ fn authenticate_and_issue(db: &Db, creds: &domain::Credentials) -> Result<TokenG
     })
 }
 
+/// `POST /internal/users/federated-sessions` (service chaining, behind the
+/// internal credential): signs in the account a provider's identity
+/// belongs to, creating a customer account without a password on its
+/// first sign-in. An email that already has an account of its own is not
+/// taken over: its owner logs in with the password and links the
+/// provider from there. 201 when the account was created, 200 otherwise.
+pub fn federated(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
+    let person = req.json::<domain::FederatedLogin>()?.validate()?;
+    revocation::ensure_loaded(ctx)?;
+    let (grant, created) = ctx.db()?.transaction(|db| {
+        let known = match store::identity_user(db, person.provider, &person.subject)? {
+            Some(id) => Some(id),
+            None => match &person.user_id {
+                Some(id) if store::user(db, id.as_str())?.is_some() => {
+                    store::add_identity(db, person.provider, &person.subject, id.as_str())?;
+                    Some(id.as_str().to_string())
+                }
+                _ => None,
+            },
+        };
+        let (user, created) = match known {
+            Some(id) => match store::user(db, &id)? {
+                Some(user) => (user, false),
+                None => return Err(ApiError::internal("an identity without its account")),
+            },
+            None => {
+                let id = Id::generate();
+                if !store::create_user(
+                    db,
+                    id.as_str(),
+                    &person.email,
+                    &person.name,
+                    platform::auth::Role::Customer,
+                    domain::NO_PASSWORD,
+                )? {
+                    return Err(ApiError::Conflict(format!(
+                        "an account with the email {} already exists: log in to it and link \
+                         {} from there",
+                        person.email, person.provider
+                    )));
+                }
+                store::add_identity(db, person.provider, &person.subject, id.as_str())?;
+                let Some(user) = store::user(db, id.as_str())? else {
+                    return Err(ApiError::internal("the new account is missing"));
+                };
+                let registered = platform::events::UserRegistered {
+                    user_id: user.id.clone(),
+                    email: user.email.clone(),
+                    name: user.name.clone(),
+                };
+                platform::outbox::publish(db, ctx, &registered, None)?;
+                (user, true)
+            }
+        };
+        let session = store::Session {
+            id: Id::generate().into_string(),
+            user_id: user.id.clone(),
+            ends_at_ms: now_ms().saturating_add(SESSION_MAX_MS),
+            revoked_at_ms: None,
+        };
+        store::create_session(db, &session.id, &session.user_id, session.ends_at_ms)?;
+        Ok((issue_tokens(db, &user, &session)?, created))
+    })?;
+    ctx.count(
+        "user_authentications_total",
+        &[("result", "success"), ("provider", person.provider)],
+    );
+    let mut response = token_response(&grant);
+    if created {
+        response.status = 201;
+    }
+    Ok(response)
+}
+
 /// What a refresh attempt came to inside its transaction. Reuse must
 /// commit its revocation before the 401 goes out, so refusals are values
 /// here, not errors (an error would roll the transaction back).

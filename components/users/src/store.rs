@@ -50,7 +50,37 @@ const SESSIONS: Migration = &[
 ];
 
 /// The schema, in order. `users` consumes no events, so it has no inbox.
-pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, SESSIONS];
+/// People who sign in through another provider (MercadoLibre): the
+/// provider's id of them, and their account here.
+const IDENTITIES: Migration = &["CREATE TABLE identities (
+        provider TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        user_id TEXT NOT NULL REFERENCES users (id),
+        created_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (provider, subject))"];
+
+pub const MIGRATIONS: &[Migration] = &[SCHEMA, outbox::MIGRATION, SESSIONS, IDENTITIES];
+
+/// The account a provider's identity signs in to.
+pub fn identity_user(db: &Db, provider: &str, subject: &str) -> Result<Option<String>, ApiError> {
+    let r = db.execute(
+        "SELECT user_id FROM identities WHERE provider = ? AND subject = ?",
+        &[text(provider), text(subject)],
+    )?;
+    Ok(r.rows
+        .first()
+        .and_then(|row| row.get::<&str>(0))
+        .map(str::to_string))
+}
+
+/// Records that `subject` at `provider` signs in to `user_id`.
+pub fn add_identity(db: &Db, provider: &str, subject: &str, user_id: &str) -> Result<(), ApiError> {
+    db.execute(
+        "INSERT INTO identities (provider, subject, user_id, created_at_ms) VALUES (?, ?, ?, ?)",
+        &[text(provider), text(subject), text(user_id), int(now_ms())],
+    )?;
+    Ok(())
+}
 
 /// An account as clients see it: never the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]

@@ -141,31 +141,46 @@ impl BreakerConfig {
     /// From the variables `breaker_failure_threshold`, `breaker_window_secs`,
     /// `breaker_open_secs` and `breaker_half_open_probes`.
     pub fn from_variables() -> Self {
-        Self::resolve(|name| spin_sdk::variables::get(name).ok())
+        Self::from_variables_prefixed("breaker", Self::default())
+    }
+
+    /// From the variables `<prefix>_failure_threshold`, ... (a dependency
+    /// with settings of its own), `defaults` where one is unset.
+    pub fn from_variables_prefixed(prefix: &str, defaults: Self) -> Self {
+        Self::resolve_prefixed(prefix, defaults, |name| spin_sdk::variables::get(name).ok())
     }
 
     /// `from_variables` with the lookup passed in: a missing or invalid
     /// value (logged) keeps the default.
     pub fn resolve(read: impl Fn(&str) -> Option<String>) -> Self {
-        let d = Self::default();
-        let setting = |name: &str, default: u32, max: u32| match read(name) {
-            None => default,
-            Some(raw) => match raw.trim().parse::<u32>() {
-                Ok(v) if (1..=max).contains(&v) => v,
-                _ => {
-                    log_warning(
-                        "breaker_config",
-                        &format!("variable {name}={raw:?} is not a whole number from 1 to {max}"),
-                    );
-                    default
-                }
-            },
+        Self::resolve_prefixed("breaker", Self::default(), read)
+    }
+
+    /// [`Self::resolve`] for the variables `<prefix>_*`, from `d`.
+    pub fn resolve_prefixed(prefix: &str, d: Self, read: impl Fn(&str) -> Option<String>) -> Self {
+        let setting = |suffix: &str, default: u32, max: u32| {
+            let name = format!("{prefix}_{suffix}");
+            match read(&name) {
+                None => default,
+                Some(raw) => match raw.trim().parse::<u32>() {
+                    Ok(v) if (1..=max).contains(&v) => v,
+                    _ => {
+                        log_warning(
+                            "breaker_config",
+                            &format!(
+                                "variable {name}={raw:?} is not a whole number from 1 to {max}"
+                            ),
+                        );
+                        default
+                    }
+                },
+            }
         };
         Self {
-            failure_threshold: setting("breaker_failure_threshold", d.failure_threshold, 10_000),
-            window_secs: setting("breaker_window_secs", d.window_secs, 86_400),
-            open_secs: setting("breaker_open_secs", d.open_secs, 86_400),
-            half_open_probes: setting("breaker_half_open_probes", d.half_open_probes, 1_000),
+            failure_threshold: setting("failure_threshold", d.failure_threshold, 10_000),
+            window_secs: setting("window_secs", d.window_secs, 86_400),
+            open_secs: setting("open_secs", d.open_secs, 86_400),
+            half_open_probes: setting("half_open_probes", d.half_open_probes, 1_000),
         }
     }
 

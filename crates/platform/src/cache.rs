@@ -7,6 +7,9 @@
 //! only: the stale one is there precisely for when the origin cannot
 //! answer, and is always served with `X-Cache: stale`.
 
+use std::future::Future;
+
+use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -33,11 +36,22 @@ pub enum Source {
 pub struct Cached<T> {
     pub value: T,
     pub source: Source,
+    /// For a stale value, seconds since the origin gave it.
+    pub age_secs: Option<u64>,
 }
 
 impl<T> Cached<T> {
+    /// `value` from `source`, of no known age.
+    pub fn new(value: T, source: Source) -> Self {
+        Self {
+            value,
+            source,
+            age_secs: None,
+        }
+    }
+
     /// Sets `X-Cache: hit|miss|stale`, and for a stale value the (RFC 7234)
-    /// `Warning: 110 - "Response is Stale"`.
+    /// `Warning: 110 - "Response is Stale"` and its `Age` in seconds.
     pub fn apply(&self, response: &mut Response) {
         let label = match self.source {
             Source::Cache => "hit",
@@ -47,6 +61,9 @@ impl<T> Cached<T> {
         response.set_header("x-cache", label);
         if self.source == Source::Stale {
             response.set_header("warning", "110 - \"Response is Stale\"");
+            if let Some(age) = self.age_secs {
+                response.set_header("age", age.to_string());
+            }
         }
     }
 }
@@ -100,10 +117,51 @@ where
     T: Serialize + DeserializeOwned,
     F: FnOnce() -> Result<T, ApiError>,
 {
-    read_through(redis, key, ttl_secs, load)
+    // Nothing in it awaits anything that is not ready: it completes at once.
+    read_through(redis, key, ttl_secs, || std::future::ready(load()))
+        .now_or_never()
+        .unwrap_or_else(|| Err(ApiError::internal("a synchronous cache read awaited")))
 }
 
-fn read_through<S, T, F>(
+/// How a read treats a fresh cached copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// A fresh copy answers; the origin is asked on a miss.
+    Cached,
+    /// The origin is asked first (a client's `Cache-Control: no-cache`);
+    /// the stale copy still answers if it is down.
+    Revalidate,
+}
+
+/// [`get_or_load`] for an origin that is called asynchronously (an
+/// outbound HTTP request), read as `read` says.
+pub async fn get_or_fetch<T, F, Fut>(
+    redis: Option<&Redis>,
+    key: &str,
+    ttl_secs: u64,
+    read: Read,
+    load: F,
+) -> Result<Cached<T>, ApiError>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    match read {
+        Read::Cached => read_through(redis, key, ttl_secs, load).await,
+        Read::Revalidate => fetch(redis, key, ttl_secs, load).await,
+    }
+}
+
+/// Caches `value` at `key` as if the origin had just given it (after a
+/// write whose answer is the new state).
+pub fn put<T: Serialize>(redis: Option<&Redis>, key: &str, ttl_secs: u64, value: &T) {
+    if let Some(redis) = redis {
+        save(redis, key, ttl_secs, value);
+    }
+}
+
+async fn read_through<S, T, F, Fut>(
     store: Option<&S>,
     key: &str,
     ttl_secs: u64,
@@ -112,18 +170,14 @@ fn read_through<S, T, F>(
 where
     S: CacheStore,
     T: Serialize + DeserializeOwned,
-    F: FnOnce() -> Result<T, ApiError>,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
 {
     // A store that failed once in this call is not asked again.
     let store = match store {
         Some(store) => match store.get(key) {
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
-                Ok(value) => {
-                    return Ok(Cached {
-                        value,
-                        source: Source::Cache,
-                    })
-                }
+                Ok(value) => return Ok(Cached::new(value, Source::Cache)),
                 // Written by an older shape of `T`: reload and overwrite.
                 Err(_) => Some(store),
             },
@@ -132,22 +186,38 @@ where
         },
         None => None,
     };
-    match load() {
+    fetch(store, key, ttl_secs, load).await
+}
+
+/// Loads from the origin and caches the value, or serves the stale copy
+/// when the origin is down.
+async fn fetch<S, T, F, Fut>(
+    store: Option<&S>,
+    key: &str,
+    ttl_secs: u64,
+    load: F,
+) -> Result<Cached<T>, ApiError>
+where
+    S: CacheStore,
+    T: Serialize + DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    match load().await {
         Ok(value) => {
             if let Some(store) = store {
                 save(store, key, ttl_secs, &value);
             }
-            Ok(Cached {
-                value,
-                source: Source::Origin,
-            })
+            Ok(Cached::new(value, Source::Origin))
         }
         Err(e) if origin_is_down(&e) => match store.and_then(|s| stale_copy(s, key)) {
-            Some(value) => {
+            Some(copy) => {
                 log_warning("cache_serving_stale", &format!("{key}: origin failed: {e}"));
+                let age_ms = (crate::clock::now_ms() - copy.at_ms).max(0);
                 Ok(Cached {
-                    value,
+                    value: copy.value,
                     source: Source::Stale,
+                    age_secs: Some(u64::try_from(age_ms / 1000).unwrap_or(0)),
                 })
             }
             None => Err(e),
@@ -179,17 +249,31 @@ fn origin_is_down(e: &ApiError) -> bool {
     matches!(e.status(), 500 | 503)
 }
 
+/// The fallback copy: the value and when the origin gave it, so a stale
+/// answer can say how old it is.
+#[derive(Serialize, serde::Deserialize)]
+struct StaleCopy<T> {
+    at_ms: i64,
+    value: T,
+}
+
 fn save<S: CacheStore, T: Serialize>(store: &S, key: &str, ttl_secs: u64, value: &T) {
     let Ok(bytes) = serde_json::to_vec(value) else {
+        return;
+    };
+    let Ok(stale) = serde_json::to_vec(&StaleCopy {
+        at_ms: crate::clock::now_ms(),
+        value,
+    }) else {
         return;
     };
     // Failing to cache is not failing the request.
     let _ = store
         .set_ex(key, &bytes, ttl_secs)
-        .and_then(|()| store.set_ex(&stale_key(key), &bytes, STALE_TTL_SECS.max(ttl_secs)));
+        .and_then(|()| store.set_ex(&stale_key(key), &stale, STALE_TTL_SECS.max(ttl_secs)));
 }
 
-fn stale_copy<S: CacheStore, T: DeserializeOwned>(store: &S, key: &str) -> Option<T> {
+fn stale_copy<S: CacheStore, T: DeserializeOwned>(store: &S, key: &str) -> Option<StaleCopy<T>> {
     let bytes = store.get(&stale_key(key)).ok()??;
     serde_json::from_slice(&bytes).ok()
 }
@@ -240,35 +324,24 @@ mod tests {
         store: Option<&MemoryStore>,
         load: Result<u32, ApiError>,
     ) -> Result<Cached<u32>, ApiError> {
-        read_through(store, "catalog:product:1", 60, || load)
+        read_through(store, "catalog:product:1", 60, || std::future::ready(load))
+            .now_or_never()
+            .expect("ready")
     }
 
     #[test]
     fn a_miss_loads_and_fills_both_copies_then_hits() {
         let store = MemoryStore::default();
         let first = fetch(Some(&store), Ok(7)).expect("miss");
-        assert_eq!(
-            first,
-            Cached {
-                value: 7,
-                source: Source::Origin
-            }
-        );
+        assert_eq!(first, Cached::new(7, Source::Origin));
         assert_eq!(store.ttl("catalog:product:1"), Some(60));
         assert_eq!(store.ttl("stale:catalog:product:1"), Some(STALE_TTL_SECS));
-        let second = read_through(
-            Some(&store),
-            "catalog:product:1",
-            60,
-            || -> Result<u32, ApiError> { panic!("origin called on a hit") },
-        );
-        assert_eq!(
-            second.expect("hit"),
-            Cached {
-                value: 7,
-                source: Source::Cache
-            }
-        );
+        let second = read_through(Some(&store), "catalog:product:1", 60, || async {
+            panic!("origin called on a hit")
+        })
+        .now_or_never()
+        .expect("ready");
+        assert_eq!(second.expect("hit"), Cached::new(7, Source::Cache));
     }
 
     #[test]
@@ -277,15 +350,31 @@ mod tests {
         fetch(Some(&store), Ok(7)).expect("fill");
         store.data.borrow_mut().remove("catalog:product:1"); // expired or invalidated
         let got = fetch(Some(&store), Err(ApiError::Unavailable("db down".into()))).expect("stale");
-        assert_eq!(
-            got,
-            Cached {
-                value: 7,
-                source: Source::Stale
-            }
+        assert_eq!((got.value, got.source), (7, Source::Stale));
+        assert!(
+            got.age_secs.is_some_and(|age| age < 60),
+            "{:?}",
+            got.age_secs
         );
         let got = fetch(Some(&store), Err(ApiError::internal("boom"))).expect("stale on 500");
         assert_eq!(got.source, Source::Stale);
+    }
+
+    #[test]
+    fn a_refetch_asks_the_origin_and_falls_back_to_the_stale_copy() {
+        let store = MemoryStore::default();
+        fetch(Some(&store), Ok(7)).expect("fill");
+        let again = |load: Result<u32, ApiError>| {
+            super::fetch(Some(&store), "catalog:product:1", 60, || {
+                std::future::ready(load)
+            })
+            .now_or_never()
+            .expect("ready")
+        };
+        let fresh = again(Ok(8)).expect("origin");
+        assert_eq!((fresh.value, fresh.source), (8, Source::Origin));
+        let stale = again(Err(ApiError::Unavailable("down".into()))).expect("stale");
+        assert_eq!((stale.value, stale.source), (8, Source::Stale));
     }
 
     #[test]
@@ -335,16 +424,14 @@ mod tests {
         Cached {
             value: (),
             source: Source::Stale,
+            age_secs: Some(42),
         }
         .apply(&mut resp);
         assert_eq!(resp.header("x-cache"), Some("stale"));
+        assert_eq!(resp.header("age"), Some("42"));
         assert!(resp.header("warning").is_some_and(|w| w.starts_with("110")));
         let mut resp = Response::empty(200);
-        Cached {
-            value: (),
-            source: Source::Cache,
-        }
-        .apply(&mut resp);
+        Cached::new((), Source::Cache).apply(&mut resp);
         assert_eq!(resp.header("x-cache"), Some("hit"));
         assert_eq!(resp.header("warning"), None);
     }

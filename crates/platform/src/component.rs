@@ -62,6 +62,10 @@ pub struct Component<E: 'static = NoEvents> {
     /// its 404 and 405 answers).
     pub rate_limit: Option<&'static str>,
     pub routes: &'static [Route],
+    /// Routes of its own under `/internal/<name>/` (full paths), for other
+    /// components through service chaining: behind the internal
+    /// credential, never rate limited, not in the public document.
+    pub internal_routes: &'static [Route],
     /// The events it takes, if any.
     pub events: Option<Consumer<E>>,
     /// Time-driven work, run on `POST /internal/<name>/tick`.
@@ -126,6 +130,7 @@ impl<E: EventSet + 'static> Component<E> {
         body_limit: DEFAULT_BODY_LIMIT,
         rate_limit: None,
         routes: &[],
+        internal_routes: &[],
         events: None,
         tick: None,
         metrics: None,
@@ -142,6 +147,18 @@ impl<E: EventSet + 'static> Component<E> {
         match internal {
             Some(rest) => {
                 crate::internal::require_internal(&req)?;
+                let own = !matches!(
+                    router::find(
+                        self.internal_routes,
+                        |r| (r.method, r.path),
+                        req.method,
+                        &req.segments()
+                    ),
+                    Found::NotFound
+                );
+                if own {
+                    return router::dispatch(self.internal_routes, None, &mut req, ctx).await;
+                }
                 let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
                 self.internal(&req, ctx, &rest).await
             }

@@ -191,13 +191,7 @@ fn with_labels(name: &str, labels: &str) -> String {
 /// The Prometheus text of a component's stored totals: counters as they
 /// are, histograms with their buckets made cumulative.
 pub fn render(fields: &[(String, f64)]) -> String {
-    // Each field adds its count to every series it names.
-    let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
-    for (field, n) in fields {
-        for series in field.split(JOIN).filter(|s| !s.is_empty()) {
-            *totals.entry(series).or_insert(0.0) += n;
-        }
-    }
+    let totals = totals(fields);
     let mut counters: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
     // family -> labels -> (bucket bound -> count, count)
     type Histogram = BTreeMap<String, (Vec<(f64, f64)>, f64)>;
@@ -254,6 +248,18 @@ pub fn render(fields: &[(String, f64)]) -> String {
         }
     }
     out
+}
+
+/// Each series' total (`name{labels}` as Prometheus writes it): each
+/// stored field adds its count to every series it names.
+pub fn totals(fields: &[(String, f64)]) -> BTreeMap<&str, f64> {
+    let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
+    for (field, n) in fields {
+        for series in field.split(JOIN).filter(|s| !s.is_empty()) {
+            *totals.entry(series).or_insert(0.0) += n;
+        }
+    }
+    totals
 }
 
 /// A component's stored totals, as `(field, value)` pairs.

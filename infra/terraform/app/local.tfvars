@@ -11,9 +11,9 @@ bridge_image = "localhost:5001/kafka-bridge@sha256:00000000000000000000000000000
 replicas = 1
 
 # Plain spin.toml variables. jwt_public_keys is public: kid=PEM pairs.
-# Secrets (internal_token, jwt_signing_key, psp_api_key and, until the first
-# admin exists, admin_bootstrap_token) are keys of the spinshop-secrets
-# Secret, never here.
+# Secrets (internal_token, jwt_signing_key, psp_api_key, ml_client_secret,
+# ml_token_key and, until the first admin exists, admin_bootstrap_token) are keys of the
+# spinshop-secrets Secret, never here.
 settings = {
   jwt_key_id      = "local-1"
   jwt_public_keys = "local-1=-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAexampleexampleexampleexampleexampleexamp=\n-----END PUBLIC KEY-----"

@@ -79,7 +79,7 @@ variable "kafka_user" {
 }
 
 variable "secrets_name" {
-  description = "Existing Secret with the app's secret variables (see README: internal_token, jwt_signing_key, psp_api_key, and optionally admin_bootstrap_token)."
+  description = "Existing Secret with the app's secret variables (see README: internal_token, jwt_signing_key, psp_api_key, ml_client_secret, ml_token_key, and optionally admin_bootstrap_token)."
   type        = string
   default     = "spinshop-secrets"
 }
@@ -89,22 +89,24 @@ variable "settings" {
   type        = map(string)
   default     = {}
   validation {
-    condition     = length(setintersection(keys(var.settings), ["internal_token", "jwt_signing_key", "psp_api_key", "admin_bootstrap_token"])) == 0
-    error_message = "internal_token, jwt_signing_key, psp_api_key and admin_bootstrap_token are secrets: put them in the Secret and map them in secret_settings / optional_secret_settings, never in settings (the state would hold them)."
+    condition     = length(setintersection(keys(var.settings), ["internal_token", "jwt_signing_key", "psp_api_key", "ml_client_secret", "ml_token_key", "admin_bootstrap_token"])) == 0
+    error_message = "internal_token, jwt_signing_key, psp_api_key, ml_client_secret, ml_token_key and admin_bootstrap_token are secrets: put them in the Secret and map them in secret_settings / optional_secret_settings, never in settings (the state would hold them)."
   }
 }
 
 variable "secret_settings" {
-  description = "spin.toml variables read from a key of secrets_name, which must hold it: variable name => key. Required: internal_token, jwt_signing_key, psp_api_key."
+  description = "spin.toml variables read from a key of secrets_name, which must hold it: variable name => key. Required: internal_token, jwt_signing_key, psp_api_key, ml_client_secret, ml_token_key."
   type        = map(string)
   default = {
-    internal_token  = "internal_token"
-    jwt_signing_key = "jwt_signing_key"
-    psp_api_key     = "psp_api_key"
+    internal_token   = "internal_token"
+    jwt_signing_key  = "jwt_signing_key"
+    psp_api_key      = "psp_api_key"
+    ml_client_secret = "ml_client_secret"
+    ml_token_key     = "ml_token_key"
   }
   validation {
-    condition     = alltrue([for required in ["internal_token", "jwt_signing_key", "psp_api_key"] : contains(keys(var.secret_settings), required)])
-    error_message = "internal_token, jwt_signing_key and psp_api_key are secrets spin.toml requires: map them to keys of the Secret."
+    condition     = alltrue([for required in ["internal_token", "jwt_signing_key", "psp_api_key", "ml_client_secret", "ml_token_key"] : contains(keys(var.secret_settings), required)])
+    error_message = "internal_token, jwt_signing_key, psp_api_key, ml_client_secret and ml_token_key are secrets spin.toml requires: map them to keys of the Secret."
   }
 }
 
@@ -132,11 +134,13 @@ variable "databases" {
     cart          = { backend = "sqlite" }
     catalog       = { backend = "sqlite" }
     inventory     = { backend = "sqlite" }
+    marketplace   = { backend = "sqlite" }
     notifications = { backend = "sqlite" }
     ops           = { backend = "sqlite" }
     orders        = { backend = "sqlite" }
     payments      = { backend = "sqlite" }
     psp           = { backend = "sqlite" }
+    sandbox_ml    = { backend = "sqlite" }
     search        = { backend = "sqlite" }
     users         = { backend = "sqlite" }
   }

@@ -4,14 +4,11 @@
 //! request metrics off (`request_metrics = "off"`) and on, each on a fresh
 //! stack, and the loss of requests/s is recorded.
 
-use std::fmt::Write as _;
-use std::time::SystemTime;
-
 use anyhow::{bail, Context as _, Result};
 
 use super::app_stack::AppStack;
 use super::client::Api;
-use super::results::{self, Machine};
+use super::results;
 use super::wrk::{self, Report};
 use super::BenchOptions;
 use crate::process;
@@ -75,46 +72,22 @@ pub fn run(repo: &Repo, options: &BenchOptions) -> Result<()> {
 }
 
 fn section(legs: &[Leg]) -> String {
-    let m = Machine::describe(wrk::version());
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\n## Request metrics: {} ({})\n",
-        results::utc_minute(SystemTime::now()),
-        m.commit
-    );
-    let _ = writeln!(
-        out,
-        "- Machine: {}, nproc {}, {}; `GET /api/catalog/:id` answered from the cache, the app on \
-         spinshop-host with its Redis, cache Redis, broker and bridge; wrk ({}) shares the machine\n",
-        m.cpu_model, m.cpus, m.kernel, m.wrk
-    );
-    let _ = writeln!(
-        out,
-        "| request metrics | req/s | p50 | p99 |\n|---|---|---|---|"
-    );
-    for leg in legs {
-        let _ = writeln!(
-            out,
-            "| {} | {:.0} | {:.2} ms | {:.2} ms |",
-            leg.switch,
-            leg.report.requests_per_sec,
-            leg.report.p50.as_secs_f64() * 1000.0,
-            leg.report.p99.as_secs_f64() * 1000.0
-        );
-    }
-    if let [off, on] = legs {
-        let loss = 100.0 * (1.0 - on.report.requests_per_sec / off.report.requests_per_sec);
-        let _ = writeln!(
-            out,
-            "\nLoss with metrics on: {loss:.1} % of requests/s (aim: at most 5 %)."
-        );
-    }
-    let _ = writeln!(out, "\nCommands:\n");
-    for leg in legs {
-        for c in &leg.commands {
-            let _ = writeln!(out, "    {c}");
-        }
-    }
-    out
+    let runs: Vec<(&str, &Report)> = legs.iter().map(|l| (l.switch, &l.report)).collect();
+    let verdict = match legs {
+        [off, on] => Some(format!(
+            "Loss with metrics on: {:.1} % of requests/s (aim: at most 5 %).",
+            100.0 * (1.0 - on.report.requests_per_sec / off.report.requests_per_sec)
+        )),
+        _ => None,
+    };
+    let commands: Vec<String> = legs.iter().flat_map(|l| l.commands.clone()).collect();
+    wrk::section(
+        "Request metrics",
+        "`GET /api/catalog/:id` answered from the cache, the app on spinshop-host with its \
+         Redis, cache Redis, broker and bridge",
+        "request metrics",
+        &runs,
+        verdict,
+        &commands,
+    )
 }

@@ -152,6 +152,52 @@ fn parse_latency(value: &str) -> Result<Duration> {
     Ok(Duration::from_nanos(nanos as u64))
 }
 
+/// A RESULTS.md section of wrk runs: the heading `## <title>: <time>
+/// (<commit>)`, a machine line ending with `setup`, a table of each run
+/// (`column` names them), `verdict` (a paragraph, if any), and the
+/// commands that produced the figures.
+pub fn section(
+    title: &str,
+    setup: &str,
+    column: &str,
+    runs: &[(&str, &Report)],
+    verdict: Option<String>,
+    commands: &[String],
+) -> String {
+    use std::fmt::Write as _;
+    let m = super::results::Machine::describe(version());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n## {title}: {} ({})\n",
+        super::results::utc_minute(std::time::SystemTime::now()),
+        m.commit
+    );
+    let _ = writeln!(
+        out,
+        "- Machine: {}, nproc {}, {}; {setup}; wrk ({}) shares the machine\n",
+        m.cpu_model, m.cpus, m.kernel, m.wrk
+    );
+    let _ = writeln!(out, "| {column} | req/s | p50 | p99 |\n|---|---|---|---|");
+    for (name, report) in runs {
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms |",
+            report.requests_per_sec,
+            report.p50.as_secs_f64() * 1000.0,
+            report.p99.as_secs_f64() * 1000.0
+        );
+    }
+    if let Some(verdict) = verdict {
+        let _ = writeln!(out, "\n{verdict}");
+    }
+    let _ = writeln!(out, "\nCommands:\n");
+    for c in commands {
+        let _ = writeln!(out, "    {c}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

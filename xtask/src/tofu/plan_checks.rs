@@ -25,6 +25,8 @@ const SECRET_VARIABLES: &[&str] = &[
     "internal_token",
     "jwt_signing_key",
     "psp_api_key",
+    "ml_client_secret",
+    "ml_token_key",
     "admin_bootstrap_token",
 ];
 
@@ -609,6 +611,8 @@ mod tests {
                     psp_api_key,
                     {"name": "admin_bootstrap_token", "valueFrom": {"secretKeyRef": {
                         "name": "spinshop-secrets", "key": "admin_bootstrap_token", "optional": true}}},
+                    secret("ml_client_secret"),
+                    secret("ml_token_key"),
                 ],
             },
         })
@@ -721,6 +725,22 @@ mod tests {
             .remove("optional");
         release["change"]["after"]["values"][0] = Value::String(values.to_string());
         assert!(app_error(&p).contains("optional"));
+    }
+
+    #[test]
+    fn the_marketplace_client_secret_comes_from_a_secret_too() {
+        let mut p = good_app();
+        let release = p["resource_changes"]
+            .as_array_mut()
+            .and_then(|c| c.last_mut())
+            .expect("release");
+        let mut values: Value =
+            serde_json::from_str(release["change"]["after"]["values"][0].as_str().expect("s"))
+                .expect("json");
+        values["objects"][0]["spec"]["variables"][6] =
+            json!({"name": "ml_client_secret", "value": "0123456789abcdef0123456789abcdef"});
+        release["change"]["after"]["values"][0] = Value::String(values.to_string());
+        assert!(app_error(&p).contains("ml_client_secret"));
     }
 
     #[test]

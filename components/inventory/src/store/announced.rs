@@ -41,3 +41,28 @@ pub fn set_announced_in_stock(db: &Db, product_id: &str, in_stock: bool) -> Resu
     )?;
     Ok(())
 }
+
+/// Whether the product's level is announced on every change.
+pub fn is_mirrored(db: &Db, product_id: &str) -> Result<bool, ApiError> {
+    let r = db.execute(
+        "SELECT 1 FROM mirrored WHERE product_id = ?",
+        &[text(product_id)],
+    )?;
+    Ok(!r.rows.is_empty())
+}
+
+/// Starts (or stops) announcing the product's level on every change.
+pub fn set_mirrored(db: &Db, product_id: &str, mirrored: bool) -> Result<(), ApiError> {
+    if mirrored {
+        db.execute(
+            "INSERT INTO mirrored (product_id) VALUES (?) ON CONFLICT DO NOTHING",
+            &[text(product_id)],
+        )?;
+    } else {
+        db.execute(
+            "DELETE FROM mirrored WHERE product_id = ?",
+            &[text(product_id)],
+        )?;
+    }
+    Ok(())
+}

@@ -72,6 +72,10 @@ const TRANSFERS_AND_AVAILABILITY: Migration = &[
     "UPDATE stock SET in_stock = (available > 0)",
 ];
 
+/// Products whose level is announced on every change
+/// (`inventory.level_changed`): those linked to a MercadoLibre item.
+const MIRRORED: Migration = &["CREATE TABLE mirrored (product_id TEXT PRIMARY KEY)"];
+
 /// The schema, in order.
 pub const MIGRATIONS: &[Migration] = &[
     SCHEMA,
@@ -79,4 +83,5 @@ pub const MIGRATIONS: &[Migration] = &[
     inbox::MIGRATION,
     HOLDS_BY_OWNER,
     TRANSFERS_AND_AVAILABILITY,
+    MIRRORED,
 ];

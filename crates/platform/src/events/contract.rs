@@ -98,6 +98,7 @@ contract! {
     ReservationReleased => "inventory.released" on Inventory by order_id;
     LowStock => "inventory.low_stock" on Inventory by product_id;
     StockAvailability => "inventory.availability_changed" on Inventory by product_id;
+    LevelChanged => "inventory.level_changed" on Inventory by product_id;
     OrderCreated => "order.created" on Orders by order_id;
     OrderConfirmed => "order.confirmed" on Orders by order_id;
     OrderCancelled => "order.cancelled" on Orders by order_id;
@@ -108,6 +109,8 @@ contract! {
     PaymentRefunded => "payment.refunded" on Payments by order_id;
     UserRegistered => "user.registered" on Users by user_id;
     ItemSynced => "marketplace.item_synced" on Marketplace by item_id;
+    NotificationReceived => "marketplace.notification_received" on Marketplace by resource_path;
+    ItemLinked => "marketplace.item_linked" on Marketplace by product_id;
     NotificationRequested => "notification.requested" on NotificationsCommands by user_id;
 }
 

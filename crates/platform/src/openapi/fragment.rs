@@ -33,6 +33,12 @@ pub fn security_schemes() -> Value {
             "description": "The sandbox payment provider's merchant API key (`psp_api_key`), \
                 which only the payments component holds.",
         },
+        "mlAccessToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A MercadoLibre access token (`APP_USR-...`, 6 hours) from the sandbox \
+                MercadoLibre API's `POST /sandbox/ml/oauth/token`, as the real API takes one.",
+        },
     })
 }
 
@@ -194,13 +200,18 @@ impl Operation<'_> {
                 .map_err(|e| format!("the body's example does not parse: {e}"))?;
             let example: Value = serde_json::from_str(body.example)
                 .map_err(|e| format!("the body's example is not JSON: {e}"))?;
+            let schema = (body.schema)(requests);
             let mut request_body = json!({
                 "required": body.required,
                 "content": { "application/json": {
-                    "schema": (body.schema)(requests),
+                    "schema": schema.clone(),
                     "example": example,
                 }},
             });
+            if body.form {
+                request_body["content"]["application/x-www-form-urlencoded"] =
+                    json!({ "schema": schema });
+            }
             if !body.description.is_empty() {
                 request_body["description"] = json!(body.description);
             }
@@ -315,6 +326,8 @@ impl Operation<'_> {
                 errors.push((401, "the merchant API key is missing or wrong"));
                 errors.push((503, "the merchant API key is not configured"));
             }
+            // Its 401 is MercadoLibre's shape, declared among the replies.
+            Access::MercadoLibre => {}
         }
         if doc.access == Access::Admin {
             errors.push((403, "the caller is not an admin"));
@@ -394,5 +407,6 @@ fn security(access: Access) -> Value {
         Access::User => json!([{ "bearerAuth": [] }]),
         Access::Admin => json!([{ "bearerAuth": ["admin"] }]),
         Access::Merchant => json!([{ "pspApiKey": [] }]),
+        Access::MercadoLibre => json!([{ "mlAccessToken": [] }]),
     }
 }

@@ -61,6 +61,10 @@ pub enum Access {
     /// The sandbox payment provider's merchant: its API key
     /// (`psp_api_key`) as a bearer token.
     Merchant,
+    /// A MercadoLibre access token (`APP_USR-...`) as a bearer token: the
+    /// sandbox MercadoLibre API's resources. They answer in MercadoLibre's
+    /// own error shape, which the route's replies declare.
+    MercadoLibre,
 }
 
 /// Where a parameter is.
@@ -237,6 +241,9 @@ pub struct Body {
     pub example: &'static str,
     pub required: bool,
     pub description: &'static str,
+    /// Also taken as `application/x-www-form-urlencoded` fields of the
+    /// same names (OAuth's token requests).
+    pub form: bool,
 }
 
 impl Body {
@@ -248,7 +255,14 @@ impl Body {
             example,
             required: true,
             description: "",
+            form: false,
         }
+    }
+
+    /// The same fields may come form-encoded instead of as JSON.
+    pub const fn or_form(mut self) -> Self {
+        self.form = true;
+        self
     }
 
     /// The body may be left out.

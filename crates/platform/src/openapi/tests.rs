@@ -184,3 +184,31 @@ fn a_name_given_to_two_different_schemas_is_renamed_with_its_references() {
         "#/components/schemas/Line_orders"
     );
 }
+
+#[test]
+fn a_form_body_and_a_marketplace_token_are_documented_as_such() {
+    const FORM: &[Route] = &[
+        Route::post("/api/things", Handler::Sync(ok)).doc(&RouteDoc {
+            access: Access::MercadoLibre,
+            body: Some(Body::json::<NewThing>(r#"{"name": "lamp"}"#).or_form()),
+            replies: &[
+                Reply::json::<Thing>(201, "The thing"),
+                Reply::json::<Thing>(401, "Not with that token"),
+            ],
+            ..RouteDoc::BASE
+        }),
+    ];
+    let doc = fragment("things", FORM, None).expect("documented");
+    let post = &doc["paths"]["/api/things"]["post"];
+    assert_eq!(post["security"], json!([{ "mlAccessToken": [] }]));
+    let content = &post["requestBody"]["content"];
+    assert_eq!(
+        content["application/x-www-form-urlencoded"]["schema"],
+        content["application/json"]["schema"]
+    );
+    assert!(
+        post["responses"]["401"]["content"]["application/json"].is_object(),
+        "the route's own 401, not a problem"
+    );
+    assert!(doc["components"]["securitySchemes"]["mlAccessToken"].is_object());
+}

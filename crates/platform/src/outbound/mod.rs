@@ -11,7 +11,7 @@ mod transport;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::breaker::{Admission, Breaker};
+use crate::breaker::{Admission, Breaker, BreakerConfig};
 use crate::context::Context;
 use crate::request::Method;
 
@@ -180,6 +180,7 @@ pub struct Client {
     timeout: Duration,
     retry: RetryPolicy,
     breaker: Option<&'static str>,
+    breaker_config: Option<BreakerConfig>,
 }
 
 impl Client {
@@ -190,6 +191,7 @@ impl Client {
             timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             breaker: None,
+            breaker_config: None,
         }
     }
 
@@ -212,9 +214,20 @@ impl Client {
         self
     }
 
+    /// Guards the dependency with the breaker `name` configured by
+    /// `config` rather than by the `breaker_*` variables.
+    pub fn breaker_configured(mut self, name: &'static str, config: BreakerConfig) -> Self {
+        self.breaker = Some(name);
+        self.breaker_config = Some(config);
+        self
+    }
+
     /// The breaker guarding the dependency, if it has one.
     pub fn breaker_for<'r>(&self, ctx: &'r Context) -> Option<Breaker<'r>> {
-        self.breaker.map(|name| Breaker::open(name, ctx))
+        self.breaker.map(|name| match self.breaker_config {
+            Some(config) => Breaker::new(name, config, ctx.redis_if_up()),
+            None => Breaker::open(name, ctx),
+        })
     }
 
     /// Sends `exchange` for the request in `ctx`. `read` turns an answer
