@@ -117,7 +117,7 @@ pub const ROUTES: &[Route] = &[
         .limit_or("ml_user", USER_LIMIT)
         .doc(&RouteDoc {
             summary: "A MercadoLibre item (cached)",
-            description: CACHE_NOTE,
+            description: ITEM_NOTE,
             access: Access::User,
             params: &[ITEM_ID],
             replies: &[Reply::json::<MlJson>(200, "MercadoLibre's answer")],
@@ -232,6 +232,12 @@ const CACHE_NOTE: &str = "Answered from a cache (`X-Cache: hit|miss`) for a time
     resource; `Cache-Control: no-cache` asks MercadoLibre first. When MercadoLibre fails or the \
     breaker is open, the last copy is served with `X-Cache: stale`, `Warning: 110` and its `Age`.";
 
+const ITEM_NOTE: &str = "Items are the same for everyone: a cached copy (`X-Cache: hit`, kept \
+    `ml_cache_ttl_items_secs`) answers any signed-in caller, and a miss is fetched with the \
+    caller's linked account (409 without one). `Cache-Control: no-cache` asks MercadoLibre \
+    first. When MercadoLibre fails or the breaker is open, the last copy is served \
+    with `X-Cache: stale`, `Warning: 110` and its `Age`.";
+
 const CALLBACK_DOC: RouteDoc = RouteDoc {
     summary: "Where MercadoLibre sends the person back",
     description: "Checks the state (once only), exchanges the code with the PKCE verifier, \
@@ -333,8 +339,20 @@ fn unlink(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
     Ok(Response::empty(204))
 }
 
+/// Whose token a read is sent with.
+enum Token {
+    /// This linked account's.
+    Of(Account),
+    /// The caller's linked account's, looked up only on a miss: a cached
+    /// copy of a resource shared by everyone (an item) answers any
+    /// signed-in caller.
+    Callers,
+    /// None (categories).
+    None,
+}
+
 /// Reads `path` through the cache at `key`, going to MercadoLibre (with
-/// the caller's token when `account` is given) on a miss, or at once when
+/// the token `token` says) on a miss, or at once when
 /// the client sent `Cache-Control: no-cache` (the stale copy still
 /// answers if MercadoLibre cannot).
 async fn proxied(
@@ -344,9 +362,8 @@ async fn proxied(
     ttl: u64,
     endpoint: &'static str,
     path: String,
-    account: Option<Account>,
+    token: Token,
 ) -> Result<Response, ApiError> {
-    let ml = Ml::from_variables()?;
     let read = if req
         .header("cache-control")
         .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
@@ -355,7 +372,14 @@ async fn proxied(
     } else {
         cache::Read::Cached
     };
+    // Only a miss needs MercadoLibre's settings, the account and a token.
     let load = || async {
+        let ml = Ml::from_variables()?;
+        let account = match token {
+            Token::Of(account) => Some(account),
+            Token::Callers => Some(caller_account(ctx)?),
+            Token::None => None,
+        };
         let token = match account {
             Some(account) => {
                 Some(tokens::access_token(ctx, &ml, &SealKey::from_variables()?, account).await?)
@@ -387,7 +411,7 @@ async fn user_me(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         ttl,
         "/users/me",
         "/users/me".into(),
-        Some(account),
+        Token::Of(account),
     )
     .await
 }
@@ -418,14 +442,14 @@ async fn user_items(req: &Request, ctx: &Context) -> Result<Response, ApiError> 
         ttl,
         "/users/:id/items/search",
         path,
-        Some(account),
+        Token::Of(account),
     )
     .await
 }
 
 async fn get_item(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = service::item_id(req.param("id"))?;
-    let account = caller_account(ctx)?;
+    ctx.user()?;
     let ttl = Ttls::from_variables().items;
     proxied(
         req,
@@ -434,7 +458,7 @@ async fn get_item(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         ttl,
         "/items/:id",
         format!("/items/{id}"),
-        Some(account),
+        Token::Callers,
     )
     .await
 }
@@ -457,7 +481,7 @@ async fn category(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
         ttl,
         "/categories/:id",
         format!("/categories/{id}"),
-        None,
+        Token::None,
     )
     .await
 }

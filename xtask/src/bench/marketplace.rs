@@ -95,7 +95,7 @@ pub fn run(repo: &Repo, options: &BenchOptions) -> Result<()> {
     let mut stack = AppStack::start_with(
         repo,
         "marketplace",
-        &[("SPIN_VARIABLE_RATE_LIMIT_ML_USER", "100000000/100000000")],
+        &[("SPIN_VARIABLE_RATE_LIMIT_ML_USER", "1000000/1000000")],
     )?;
     let addr = stack.app.host.addr;
     let api = Api::new(addr)?;
@@ -107,6 +107,8 @@ pub fn run(repo: &Repo, options: &BenchOptions) -> Result<()> {
     runtime.block_on(link_account(&api, addr, &admin))?;
     let item = "/api/ml/items/MLA123";
     runtime.block_on(api.expect(reqwest::Method::GET, item, Some(&admin), None))?;
+    let category = "/api/ml/categories/MLA1051";
+    runtime.block_on(api.expect(reqwest::Method::GET, category, None, None))?;
 
     let dir = repo.local("bench/marketplace/wrk");
     std::fs::create_dir_all(&dir)?;
@@ -135,6 +137,8 @@ pub fn run(repo: &Repo, options: &BenchOptions) -> Result<()> {
     };
     leg("trivial route", None, "/health")?;
     leg("cached item", Some(script(&admin, false)), item)?;
+    // The same without a bearer token to verify: what signing in costs.
+    leg("cached category, anonymous", None, category)?;
     let control = json!({"latency_ms": LATENCY_MS});
     let (status, body): (u16, Value) = runtime.block_on(api.call(
         reqwest::Method::PUT,
