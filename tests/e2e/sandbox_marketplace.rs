@@ -17,6 +17,16 @@ use spinshop_tests::{assert_all_4xx, hostile_bodies, Stack};
 
 use crate::clock::{advance, MOVABLE};
 
+/// The member names of a JSON object.
+fn keys_of(value: &Value) -> BTreeSet<&str> {
+    value
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 /// spin.toml's `ml_client_id`.
 const CLIENT_ID: &str = "4242424242";
 
@@ -310,12 +320,7 @@ async fn the_authorization_server_grants_with_pkce_and_refuses_what_it_must() {
     assert_eq!(granted.status, 200, "{}", granted.body);
     assert_eq!(granted.header("cache-control"), "no-store");
     let t = &granted.body;
-    let keys: BTreeSet<&str> = t
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = keys_of(t);
     assert_eq!(
         keys,
         BTreeSet::from([
@@ -690,12 +695,7 @@ async fn a_sale_is_notified_to_the_callback_and_redelivered_with_its_id() {
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2);
     let (failed, ok) = (notification(&requests[0]), notification(&requests[1]));
-    let keys: BTreeSet<&str> = ok
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys = keys_of(&ok);
     assert_eq!(
         keys,
         BTreeSet::from([

@@ -26,7 +26,16 @@ pub fn run(repo: &Repo) -> Result<()> {
             eprintln!("warning: {addr} is not a loopback address: other machines may reach it");
         }
     }
-    let variables = secrets::local(repo)?;
+    let mut variables = secrets::local(repo)?;
+    // MercadoLibre sends people back to the address the app is on.
+    for (name, path) in [
+        ("SPIN_VARIABLE_ML_REDIRECT_URI", "/api/auth/callback"),
+        ("SPIN_VARIABLE_ML_AUTH_URL", "/sandbox/ml/authorization"),
+    ] {
+        if std::env::var_os(name).is_none() {
+            variables.push((name.to_string(), format!("http://{listen}{path}")));
+        }
+    }
     let internal_token = secrets::internal_token(&variables)?;
     let spec = AppSpec {
         redis_port: Some(env_or("SPINSHOP_REDIS_PORT", 6379u16)?),

@@ -118,9 +118,11 @@ where
     F: FnOnce() -> Result<T, ApiError>,
 {
     // Nothing in it awaits anything that is not ready: it completes at once.
-    read_through(redis, key, ttl_secs, || std::future::ready(load()))
-        .now_or_never()
-        .unwrap_or_else(|| Err(ApiError::internal("a synchronous cache read awaited")))
+    read_through(redis, key, ttl_secs, Read::Cached, || {
+        std::future::ready(load())
+    })
+    .now_or_never()
+    .unwrap_or_else(|| Err(ApiError::internal("a synchronous cache read awaited")))
 }
 
 /// How a read treats a fresh cached copy.
@@ -147,10 +149,7 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    match read {
-        Read::Cached => read_through(redis, key, ttl_secs, load).await,
-        Read::Revalidate => fetch(redis, key, ttl_secs, load).await,
-    }
+    read_through(redis, key, ttl_secs, read, load).await
 }
 
 /// Caches `value` at `key` as if the origin had just given it (after a
@@ -165,6 +164,7 @@ async fn read_through<S, T, F, Fut>(
     store: Option<&S>,
     key: &str,
     ttl_secs: u64,
+    read: Read,
     load: F,
 ) -> Result<Cached<T>, ApiError>
 where
@@ -174,8 +174,8 @@ where
     Fut: Future<Output = Result<T, ApiError>>,
 {
     // A store that failed once in this call is not asked again.
-    let store = match store {
-        Some(store) => match store.get(key) {
+    let store = match (store, read) {
+        (Some(store), Read::Cached) => match store.get(key) {
             Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
                 Ok(value) => return Ok(Cached::new(value, Source::Cache)),
                 // Written by an older shape of `T`: reload and overwrite.
@@ -184,25 +184,8 @@ where
             Ok(None) => Some(store),
             Err(_) => None,
         },
-        None => None,
+        (store, _) => store,
     };
-    fetch(store, key, ttl_secs, load).await
-}
-
-/// Loads from the origin and caches the value, or serves the stale copy
-/// when the origin is down.
-async fn fetch<S, T, F, Fut>(
-    store: Option<&S>,
-    key: &str,
-    ttl_secs: u64,
-    load: F,
-) -> Result<Cached<T>, ApiError>
-where
-    S: CacheStore,
-    T: Serialize + DeserializeOwned,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
-{
     match load().await {
         Ok(value) => {
             if let Some(store) = store {
@@ -324,9 +307,11 @@ mod tests {
         store: Option<&MemoryStore>,
         load: Result<u32, ApiError>,
     ) -> Result<Cached<u32>, ApiError> {
-        read_through(store, "catalog:product:1", 60, || std::future::ready(load))
-            .now_or_never()
-            .expect("ready")
+        read_through(store, "catalog:product:1", 60, Read::Cached, || {
+            std::future::ready(load)
+        })
+        .now_or_never()
+        .expect("ready")
     }
 
     #[test]
@@ -336,9 +321,13 @@ mod tests {
         assert_eq!(first, Cached::new(7, Source::Origin));
         assert_eq!(store.ttl("catalog:product:1"), Some(60));
         assert_eq!(store.ttl("stale:catalog:product:1"), Some(STALE_TTL_SECS));
-        let second = read_through(Some(&store), "catalog:product:1", 60, || async {
-            panic!("origin called on a hit")
-        })
+        let second = read_through(
+            Some(&store),
+            "catalog:product:1",
+            60,
+            Read::Cached,
+            || async { panic!("origin called on a hit") },
+        )
         .now_or_never()
         .expect("ready");
         assert_eq!(second.expect("hit"), Cached::new(7, Source::Cache));
@@ -365,9 +354,13 @@ mod tests {
         let store = MemoryStore::default();
         fetch(Some(&store), Ok(7)).expect("fill");
         let again = |load: Result<u32, ApiError>| {
-            super::fetch(Some(&store), "catalog:product:1", 60, || {
-                std::future::ready(load)
-            })
+            read_through(
+                Some(&store),
+                "catalog:product:1",
+                60,
+                Read::Revalidate,
+                || std::future::ready(load),
+            )
             .now_or_never()
             .expect("ready")
         };
