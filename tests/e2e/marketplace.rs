@@ -112,14 +112,23 @@ async fn the_oauth_round_trip_links_an_account_and_signs_people_in() {
     .await;
     let customer = login["access_token"].as_str().expect("token").to_string();
 
+    // A link started by one account cannot be finished by another (or by
+    // nobody): that is how a victim's MercadoLibre account would be taken.
+    let other = stack.token(&uuid::Uuid::new_v4().to_string(), Role::Customer);
+    for finisher in [Some(other.as_str()), None] {
+        let (url, _) = authorize(&stack, Some(&customer), "1001").await;
+        let (status, body) = callback(&url, finisher).await;
+        assert_eq!(status, 403, "{body}");
+    }
+
     // Link: the state is single-use and the link shows no token.
     let (url, start) = authorize(&stack, Some(&customer), "1001").await;
     assert_eq!(start["mode"], "link");
-    let (status, body) = callback(&url).await;
+    let (status, body) = callback(&url, Some(&customer)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["linked"]["nickname"], "TESTSELLER_A");
     assert_eq!(body["linked"]["status"], "active");
-    let (status, replay) = callback(&url).await;
+    let (status, replay) = callback(&url, Some(&customer)).await;
     assert_eq!(status, 400, "a replayed callback: {replay}");
     assert_eq!(replay["field"], "state");
     let link = stack.get_json("/api/ml/link", Some(&customer)).await;
@@ -134,13 +143,13 @@ async fn the_oauth_round_trip_links_an_account_and_signs_people_in() {
         "code=TG-x",
         "error=access_denied&error_description=no",
     ] {
-        let (status, body) = callback(&stack.url(&format!("/api/auth/callback?{query}"))).await;
+        let (status, body) =
+            callback(&stack.url(&format!("/api/auth/callback?{query}")), None).await;
         assert_eq!(status, 400, "{query}: {body}");
     }
 
     // A code taken to another start's state is exchanged with the wrong
     // verifier, and MercadoLibre refuses it.
-    let other = stack.token(&uuid::Uuid::new_v4().to_string(), Role::Customer);
     let (url_a, _) = authorize(&stack, Some(&other), "1002").await;
     let (_, _, start_b) = send(
         &stack,
@@ -159,7 +168,7 @@ async fn the_oauth_round_trip_links_an_account_and_signs_people_in() {
         "/api/auth/callback?code={code}&state={}",
         start_b["state"].as_str().expect("state")
     ));
-    let (status, body) = callback(&mixed).await;
+    let (status, body) = callback(&mixed, Some(&other)).await;
     assert_eq!(status, 400, "wrong verifier: {body}");
     assert!(
         body["detail"].as_str().unwrap_or("").contains("refused"),
@@ -168,26 +177,43 @@ async fn the_oauth_round_trip_links_an_account_and_signs_people_in() {
 
     // Another user cannot take the linked MercadoLibre account.
     let (url, _) = authorize(&stack, Some(&other), "1001").await;
-    let (status, body) = callback(&url).await;
+    let (status, body) = callback(&url, Some(&other)).await;
     assert_eq!(status, 409, "{body}");
 
     // Sign in with MercadoLibre: a local account is made once, then reused.
     let (url, start) = authorize(&stack, None, "1002").await;
     assert_eq!(start["mode"], "sign_in");
-    let (status, first) = callback(&url).await;
+    let (status, first) = callback(&url, None).await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["created"], true);
     let token = first["access_token"].as_str().expect("our token");
     let me = stack.get_json("/api/auth/me", Some(token)).await;
     assert_eq!(me["id"], first["user"]["id"]);
+    // Its own items are listed; another seller's are not, cached or not.
+    let mine = stack
+        .get_json("/api/ml/users/1002/items", Some(token))
+        .await;
+    assert_eq!(mine["seller_id"], "1002", "{mine}");
+    stack
+        .get_json("/api/ml/users/1001/items", Some(&customer))
+        .await;
+    let (status, _, body) = send(
+        &stack,
+        Method::GET,
+        "/api/ml/users/1001/items",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
     let (url, _) = authorize(&stack, None, "1002").await;
-    let (status, again) = callback(&url).await;
+    let (status, again) = callback(&url, None).await;
     assert_eq!(status, 201, "{again}");
     assert_eq!(again["created"], false);
     assert_eq!(again["user"]["id"], first["user"]["id"]);
     // The account linked while signed in signs in to the same account.
     let (url, _) = authorize(&stack, None, "1001").await;
-    let (status, signed) = callback(&url).await;
+    let (status, signed) = callback(&url, None).await;
     assert_eq!(status, 201, "{signed}");
     assert_eq!(signed["linked"]["user_id"], link["user_id"]);
 
@@ -241,7 +267,16 @@ async fn twenty_concurrent_requests_near_expiry_refresh_the_token_once() {
     assert_eq!(after - before, 1, "exactly one refresh");
     let link = stack.get_json("/api/ml/link", Some(&customer)).await;
     assert!(link["refreshed_at"].is_string(), "{link}");
-    let text = metrics(&stack).await;
+    // Counted after the answer has gone: wait for the count to land.
+    let text = wait_for!(
+        "the refresh counted",
+        Duration::from_secs(10),
+        async {
+            let text = metrics(&stack).await;
+            (total(&text, "ml_token_refreshes_total", &[]) >= 1.0).then_some(text)
+        }
+        .await
+    );
     assert_eq!(
         total(
             &text,
@@ -325,10 +360,16 @@ async fn an_outage_opens_the_breaker_and_cached_items_are_served_stale() {
         (status, &headers["x-cache"]),
         (200, &"stale".parse().expect("h"))
     );
-    let text = metrics(&stack).await;
-    assert!(
-        total(&text, "ml_api_requests_total", &["status=\"circuit_open\""]) >= 1.0,
-        "{text}"
+    // Counted after the answer has gone: wait for the count to land.
+    let text = wait_for!(
+        "the refused call counted",
+        Duration::from_secs(10),
+        async {
+            let text = metrics(&stack).await;
+            (total(&text, "ml_api_requests_total", &["status=\"circuit_open\""]) >= 1.0)
+                .then_some(text)
+        }
+        .await
     );
     assert!(
         text.contains("circuit_breaker_state{breaker=\"mercadolibre\"} 1"),
@@ -369,8 +410,9 @@ async fn a_burst_meets_the_per_user_limit_and_the_metrics_move() {
     let limited = limited.expect("a 429 within 150 requests");
     assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
     assert!(limited.headers().contains_key("retry-after"));
-    let after = metrics(&stack).await;
-    // One call went to MercadoLibre; the rest were cache hits.
+    // One call went to MercadoLibre; the rest were cache hits. A request
+    // is counted after its answer has gone, so the last counts may land a
+    // moment after the test has the answers.
     let calls = |t: &str| {
         total(
             t,
@@ -378,16 +420,24 @@ async fn a_burst_meets_the_per_user_limit_and_the_metrics_move() {
             &["endpoint=\"/categories/:id\"", "status=\"200\""],
         )
     };
-    assert_eq!(calls(&after) - calls(&before), 1.0, "{after}");
     let hits = |t: &str| total(t, "cache_hits_total", &["cache=\"ml\""]);
-    assert!(hits(&after) - hits(&before) >= 99.0, "{after}");
-    assert!(
+    let refused = |t: &str| {
         total(
-            &after,
+            t,
             "rate_limit_decisions_total",
-            &["group=\"ml_user\"", "outcome=\"refused\""]
-        ) >= 1.0
+            &["group=\"ml_user\"", "outcome=\"refused\""],
+        )
+    };
+    let after = wait_for!(
+        "every request counted",
+        Duration::from_secs(10),
+        async {
+            let text = metrics(&stack).await;
+            (hits(&text) - hits(&before) >= 99.0 && refused(&text) >= 1.0).then_some(text)
+        }
+        .await
     );
+    assert_eq!(calls(&after) - calls(&before), 1.0, "{after}");
 }
 
 #[tokio::test]

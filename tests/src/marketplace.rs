@@ -55,16 +55,21 @@ pub async fn authorize(stack: &Stack, token: Option<&str>, seller: &str) -> (Str
     (on_stack(stack, &location), start)
 }
 
-/// Follows the redirect to the callback: its status and answer.
-pub async fn callback(url: &str) -> (u16, Value) {
-    let r = client().get(url).send().await.expect("callback");
+/// Follows the redirect to the callback (as `token`'s user, who must be
+/// the one who started a link): its status and answer.
+pub async fn callback(url: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = client().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.expect("callback");
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
 /// Links seller `seller`'s MercadoLibre account to `token`'s user.
 pub async fn link(stack: &Stack, token: &str, seller: &str) {
     let (url, _) = authorize(stack, Some(token), seller).await;
-    let (status, body) = callback(&url).await;
+    let (status, body) = callback(&url, Some(token)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["linked"]["ml_user_id"], seller);
 }

@@ -37,6 +37,22 @@ const ML_REPLIES: &[(u16, &str)] = &[
     ),
 ];
 
+const ML_ITEMS_REPLIES: &[(u16, &str)] = &[
+    (
+        403,
+        "the id is not the caller's linked MercadoLibre account",
+    ),
+    (
+        409,
+        "no MercadoLibre account is linked, or the link needs authorising again",
+    ),
+    (
+        503,
+        "MercadoLibre cannot be reached (breaker open, back-off after its 429, failures) \
+         and no earlier copy is cached",
+    ),
+];
+
 pub const ROUTES: &[Route] = &[
     Route::post("/api/auth/oauth/start", Handler::Sync(start))
         .limit_or("oauth", "20/0.2")
@@ -97,11 +113,11 @@ pub const ROUTES: &[Route] = &[
     )
     .limit_or("ml_user", USER_LIMIT)
     .doc(&RouteDoc {
-        summary: "A seller's item ids (cached)",
+        summary: "The item ids of the caller's own MercadoLibre account (cached)",
         description: CACHE_NOTE,
         access: Access::User,
         params: &[
-            Param::path::<u64>("id", "The seller's MercadoLibre id")
+            Param::path::<u64>("id", "The caller's linked MercadoLibre account's id")
                 .example("1001")
                 .errors(&[(400, "not a MercadoLibre user id")]),
             Param::query::<u32>("offset", "Items to skip (0 to 10,000)")
@@ -110,7 +126,7 @@ pub const ROUTES: &[Route] = &[
                 .errors(&[(400, "not a whole number to 100")]),
         ],
         replies: &[Reply::json::<MlJson>(200, "MercadoLibre's answer")],
-        errors: ML_REPLIES,
+        errors: ML_ITEMS_REPLIES,
         ..RouteDoc::BASE
     }),
     Route::get("/api/ml/items/:id", platform::handler!(async get_item))
@@ -241,9 +257,9 @@ const ITEM_NOTE: &str = "Items are the same for everyone: a cached copy (`X-Cach
 const CALLBACK_DOC: RouteDoc = RouteDoc {
     summary: "Where MercadoLibre sends the person back",
     description: "Checks the state (once only), exchanges the code with the PKCE verifier, \
-        then links the account (when a signed-in user started) or signs in, answering our own \
-        tokens.",
-    access: Access::Anyone,
+        then links the account (when a signed-in user started: that user's bearer token must come \
+        with the callback) or signs in, answering our own tokens.",
+    access: Access::Optional,
     params: &[
         Param::query::<String>("code", "The authorization code"),
         Param::query::<String>("state", "The state the start answered"),
@@ -432,6 +448,13 @@ async fn user_items(req: &Request, ctx: &Context) -> Result<Response, ApiError> 
     let offset = bounded(req, "offset", 0, 10_000)?;
     let limit = bounded(req, "limit", 50, 100)?.max(1);
     let account = caller_account(ctx)?;
+    // A seller's listing (paused and closed items too) is theirs alone;
+    // it is cached per seller, so the check cannot be left to MercadoLibre.
+    if account.ml_user_id != seller.to_string() {
+        return Err(ApiError::Forbidden(
+            "only your own MercadoLibre account's items can be listed".into(),
+        ));
+    }
     let key = format!("ml:users:{seller}:items:{offset}:{limit}");
     let path = format!("/users/{seller}/items/search?offset={offset}&limit={limit}");
     let ttl = Ttls::from_variables().items;

@@ -178,6 +178,19 @@ pub async fn callback(ctx: &Context, body: CallbackBody) -> Result<platform::Res
     let pending = oauth::take(ctx.redis()?, &state)?.ok_or_else(|| {
         ApiError::bad_field("state", "unknown, expired or already used: start again")
     })?;
+    // A link is finished by the account that started it: otherwise anyone
+    // could send a victim the authorization URL of a link they started,
+    // and own the victim's MercadoLibre account through it.
+    if let Some(starter) = &pending.user_id {
+        let finisher = ctx.principal()?.map(|p| p.user_id.as_str());
+        if finisher != Some(starter.as_str()) {
+            return Err(ApiError::Forbidden(
+                "a link is finished by the account that started it: send its bearer token \
+                 with the callback (start again)"
+                    .into(),
+            ));
+        }
+    }
     let ml = Ml::from_variables()?;
     let key = SealKey::from_variables()?;
     let answer = ml

@@ -68,7 +68,7 @@ async fn link_account(api: &Api, addr: std::net::SocketAddr, token: &str) -> Res
         .context("the sandbox did not redirect")?
         .to_string();
     let (status, linked) = api
-        .call(reqwest::Method::GET, path_of(&location)?, None, None)
+        .call(reqwest::Method::GET, path_of(&location)?, Some(token), None)
         .await?;
     if status != 200 {
         bail!("oauth callback: {status} {linked}");
