@@ -10,7 +10,6 @@ use platform::validate;
 use platform::{ApiError, Id};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 /// Shortest accepted password, in characters.
 pub const PASSWORD_MIN_CHARS: usize = 10;
@@ -278,14 +277,10 @@ pub fn new_refresh_token() -> Result<String, ApiError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// What is stored of a refresh token: its SHA-256, hex. The token carries
-/// 256 random bits, so a fast hash is enough (no salt or argon2 needed);
-/// a leaked table cannot be replayed.
+/// What is stored of a refresh token (256 random bits): see
+/// [`platform::auth::stored_hash`].
 pub fn refresh_token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    platform::auth::stored_hash(token)
 }
 
 /// A presented refresh token's shape: 422 naming the field when it cannot

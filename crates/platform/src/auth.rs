@@ -21,6 +21,18 @@ pub use token::{IssuedToken, TokenIssuer, TokenVerifier};
 use crate::problem::ApiError;
 use crate::redis_store::Redis;
 
+/// What is stored of a random bearer secret (a refresh token, an OAuth
+/// code or token): its SHA-256, hex. Such a secret carries enough random
+/// bits that a fast hash is enough (no salt, no argon2); a leaked table
+/// cannot be replayed.
+pub fn stored_hash(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -181,6 +193,14 @@ pub fn missing_credentials() -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_stored_hash_is_sha_256_hex() {
+        assert_eq!(
+            super::stored_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
     use super::*;
     use jwt_simple::prelude::Ed25519KeyPair;
 

@@ -13,7 +13,6 @@ pub use token::{check_binding, token_params, token_request, Grant, TokenRequest}
 use platform::clock::rfc3339_from_ms;
 use platform::internal::{same_secret, MIN_SECRET_BYTES};
 use platform::{random, ApiError};
-use sha2::{Digest, Sha256};
 
 use crate::domain::UserId;
 
@@ -99,12 +98,9 @@ pub fn new_tg_token(user: UserId) -> Result<String, ApiError> {
     Ok(format!("TG-{}-{user}", random::hex(12)?))
 }
 
-/// What is stored of a token or code: its SHA-256, hex.
+/// What is stored of a token or code: see [`platform::auth::stored_hash`].
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    platform::auth::stored_hash(token)
 }
 
 /// The token of `Authorization: Bearer <token>` (the scheme in any case).
