@@ -198,17 +198,12 @@ impl Ml {
 }
 
 /// Seconds left of the back-off window, if one is open.
-fn backoff_remaining_secs(redis: &Redis) -> Option<u64> {
+pub fn backoff_remaining_secs(redis: &Redis) -> Option<u64> {
     let reply = redis
         .execute("PTTL", vec![RedisParameter::Binary(BACKOFF_KEY.into())])
         .ok()?;
     let ms = platform::redis_store::reply_int(reply.first()?)?;
     (ms > 0).then(|| u64::try_from(ms).unwrap_or(0).div_ceil(1000))
-}
-
-/// When the back-off window ends, in seconds from now (`None`: no window).
-pub fn backoff_window(redis: Option<&Redis>) -> Option<u64> {
-    redis.and_then(backoff_remaining_secs)
 }
 
 fn start_backoff(redis: &Redis, secs: u64) {

@@ -289,7 +289,7 @@ fn start(_: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let app = settings::App::from_variables()?;
     let user_id = ctx.principal()?.map(|p| p.user_id.clone());
     let verifier = platform::pkce::new_verifier()?;
-    let state = oauth::random_token(24)?;
+    let state = platform::random::hex(24)?;
     oauth::remember(
         ctx.redis()?,
         &state,
@@ -419,7 +419,7 @@ async fn proxied(
 async fn user_me(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let account = caller_account(ctx)?;
     let key = format!("ml:users:me:{}", account.ml_user_id);
-    let ttl = Ttls::from_variables().users;
+    let ttl = Ttls::users();
     proxied(
         req,
         ctx,
@@ -457,7 +457,7 @@ async fn user_items(req: &Request, ctx: &Context) -> Result<Response, ApiError> 
     }
     let key = format!("ml:users:{seller}:items:{offset}:{limit}");
     let path = format!("/users/{seller}/items/search?offset={offset}&limit={limit}");
-    let ttl = Ttls::from_variables().items;
+    let ttl = Ttls::items();
     proxied(
         req,
         ctx,
@@ -473,7 +473,7 @@ async fn user_items(req: &Request, ctx: &Context) -> Result<Response, ApiError> 
 async fn get_item(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = service::item_id(req.param("id"))?;
     ctx.user()?;
-    let ttl = Ttls::from_variables().items;
+    let ttl = Ttls::items();
     proxied(
         req,
         ctx,
@@ -496,7 +496,7 @@ async fn put_item(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
 
 async fn category(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = service::category_id(req.param("id"))?;
-    let ttl = Ttls::from_variables().categories;
+    let ttl = Ttls::categories();
     proxied(
         req,
         ctx,

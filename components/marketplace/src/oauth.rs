@@ -2,8 +2,6 @@
 //! `platform::pkce`): a start makes a `state` and a verifier, keeps them in Redis for ten minutes, and gives
 //! the authorization URL; the callback takes them back exactly once.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use platform::redis_store::Redis;
 use platform::ApiError;
 use serde::{Deserialize, Serialize};
@@ -20,13 +18,6 @@ pub struct Pending {
     pub verifier: String,
     /// The signed-in user who asked to link; `None` to sign in.
     pub user_id: Option<String>,
-}
-
-/// `n` random bytes, base64url without padding.
-pub fn random_token(n: usize) -> Result<String, ApiError> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(ApiError::internal)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The URL the person is sent to.
@@ -80,10 +71,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verifiers_are_long_and_fresh() {
-        let a = random_token(32).expect("a");
-        assert_eq!(a.len(), 43);
-        assert_ne!(a, random_token(32).expect("b"));
+    fn states_are_long_and_fresh() {
+        // How `oauth/start` makes a state.
+        let a = platform::random::hex(24).expect("a");
+        assert_eq!(a.len(), 48);
+        assert_ne!(a, platform::random::hex(24).expect("b"));
         assert!(plausible_state(&a));
         assert!(!plausible_state("short"));
         assert!(!plausible_state(&format!("{a}'; DROP")));

@@ -355,12 +355,7 @@ pub async fn update_item(
         return Err(api::client_error(&answer));
     }
     let item = answer.body;
-    cache::put(
-        ctx.cache_redis_if_up(),
-        &item_key(id),
-        Ttls::from_variables().items,
-        &item,
-    );
+    cache::put(ctx.cache_redis_if_up(), &item_key(id), Ttls::items(), &item);
     ctx.db()?
         .transaction(|db| publish_figure(db, ctx, None, &item))?;
     Ok(item)
@@ -483,7 +478,7 @@ pub async fn process_notification(
     cache::put(
         ctx.cache_redis_if_up(),
         &item_key(&item),
-        Ttls::from_variables().items,
+        Ttls::items(),
         &answer.body,
     );
     let cause: Envelope = delivery.envelope().clone();
@@ -613,7 +608,7 @@ pub async fn push_level(
         cache::put(
             ctx.cache_redis_if_up(),
             &item_key(&link.item_id),
-            Ttls::from_variables().items,
+            Ttls::items(),
             &answer.body,
         );
         ctx.count("ml_stock_pushes_total", &[]);
@@ -625,7 +620,7 @@ pub async fn push_level(
 /// The integration's health.
 pub fn health(ctx: &Context, admin: bool) -> Result<Health, ApiError> {
     let breaker = breaker_view(ctx);
-    let backoff = api::backoff_window(ctx.redis_if_up());
+    let backoff = ctx.redis_if_up().and_then(api::backoff_remaining_secs);
     let (mut hits, mut misses) = (0u64, 0u64);
     if let Some(redis) = ctx.redis_if_up() {
         let fields = platform::request_metrics::read(redis, crate::NAME)?;

@@ -57,21 +57,22 @@ impl App {
 }
 
 /// How long each kind of resource is cached (seed 000: items 60 s, user
-/// information 300 s).
+/// information 300 s); each reads only its own variable (a request needs
+/// one).
 #[derive(Debug, Clone, Copy)]
-pub struct Ttls {
-    pub items: u64,
-    pub users: u64,
-    pub categories: u64,
-}
+pub struct Ttls;
 
 impl Ttls {
-    pub fn from_variables() -> Self {
-        Self {
-            items: number("ml_cache_ttl_items_secs", 60, 86_400),
-            users: number("ml_cache_ttl_users_secs", 300, 86_400),
-            categories: number("ml_cache_ttl_categories_secs", 3_600, 86_400),
-        }
+    pub fn items() -> u64 {
+        number("ml_cache_ttl_items_secs", 60, 86_400)
+    }
+
+    pub fn users() -> u64 {
+        number("ml_cache_ttl_users_secs", 300, 86_400)
+    }
+
+    pub fn categories() -> u64 {
+        number("ml_cache_ttl_categories_secs", 3_600, 86_400)
     }
 }
 

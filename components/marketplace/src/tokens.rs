@@ -85,7 +85,7 @@ pub async fn refresh(
 ) -> Result<Account, ApiError> {
     let db = ctx.db()?;
     let lock_key = format!("ml:refresh-lock:{}", account.ml_user_id);
-    let holder = crate::oauth::random_token(12)?;
+    let holder = platform::random::hex(12)?;
     let redis = ctx.redis_if_up();
     let locked = match redis {
         Some(redis) => try_lock(redis, &lock_key, &holder)?,
@@ -102,12 +102,7 @@ pub async fn refresh(
         let deadline = now_ms() + WAIT_MS;
         while now_ms() < deadline {
             platform::outbound::sleep(std::time::Duration::from_millis(POLL_MS)).await;
-            let Some(now) = store::account(db, &account.ml_user_id)? else {
-                return Err(ApiError::NotFound("the MercadoLibre link is gone".into()));
-            };
-            if now.status == LinkStatus::ReauthorizationRequired {
-                return Err(reauthorization_required());
-            }
+            let now = usable(db, &account.ml_user_id)?;
             if now.version != account.version && !is_due(&now, now_ms(), margin) {
                 ctx.count("ml_token_refreshes_total", &[("outcome", "awaited")]);
                 return Ok(now);
@@ -131,12 +126,7 @@ async fn refresh_locked(
 ) -> Result<Account, ApiError> {
     let db = ctx.db()?;
     // It may have been refreshed between our read and our lock.
-    let Some(current) = store::account(db, &account.ml_user_id)? else {
-        return Err(ApiError::NotFound("the MercadoLibre link is gone".into()));
-    };
-    if current.status == LinkStatus::ReauthorizationRequired {
-        return Err(reauthorization_required());
-    }
+    let current = usable(db, &account.ml_user_id)?;
     if !is_due(&current, now_ms(), margin) {
         return Ok(current);
     }
@@ -192,6 +182,16 @@ async fn refresh_locked(
     ctx.count("ml_token_refreshes_total", &[("outcome", "refreshed")]);
     store::account(db, &current.ml_user_id)?
         .ok_or_else(|| ApiError::internal("the refreshed account vanished"))
+}
+
+/// The account as the database has it now, if its link still works.
+fn usable(db: &platform::db::Db, ml_user_id: &str) -> Result<Account, ApiError> {
+    let account = store::account(db, ml_user_id)?
+        .ok_or_else(|| ApiError::NotFound("the MercadoLibre link is gone".into()))?;
+    if account.status == LinkStatus::ReauthorizationRequired {
+        return Err(reauthorization_required());
+    }
+    Ok(account)
 }
 
 /// The account as it is, if its token has not expired yet; a 503 otherwise.

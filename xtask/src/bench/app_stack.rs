@@ -26,6 +26,20 @@ pub(crate) struct AppStack {
 }
 
 impl AppStack {
+    /// A client of the stack's API, a single-threaded runtime to drive it
+    /// from synchronous code, and the benchmark admin's access token.
+    pub(crate) fn signed_in_admin(
+        &self,
+    ) -> Result<(super::client::Api, tokio::runtime::Runtime, String)> {
+        let api = super::client::Api::new(self.app.host.addr)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("async runtime")?;
+        let admin = runtime.block_on(api.sign_in_admin(&self.admin_bootstrap_token))?;
+        Ok((api, runtime, admin))
+    }
+
     /// Sets up, builds and starts Redis, the broker, the host (the real
     /// `spin.toml` app on scratch databases, rate limits lifted) and the
     /// bridge on free loopback ports.

@@ -98,12 +98,7 @@ pub fn run(repo: &Repo, options: &BenchOptions) -> Result<()> {
         &[("SPIN_VARIABLE_RATE_LIMIT_ML_USER", "1000000/1000000")],
     )?;
     let addr = stack.app.host.addr;
-    let api = Api::new(addr)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("async runtime")?;
-    let admin = runtime.block_on(api.sign_in_admin(&stack.admin_bootstrap_token))?;
+    let (api, runtime, admin) = stack.signed_in_admin()?;
     runtime.block_on(link_account(&api, addr, &admin))?;
     let item = "/api/ml/items/MLA123";
     runtime.block_on(api.expect(reqwest::Method::GET, item, Some(&admin), None))?;

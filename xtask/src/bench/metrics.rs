@@ -4,10 +4,9 @@
 //! request metrics off (`request_metrics = "off"`) and on, each on a fresh
 //! stack, and the loss of requests/s is recorded.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 
 use super::app_stack::AppStack;
-use super::client::Api;
 use super::results;
 use super::wrk::{self, Report};
 use super::BenchOptions;
@@ -35,12 +34,7 @@ pub fn run(repo: &Repo, options: &BenchOptions) -> Result<()> {
             &[("SPIN_VARIABLE_REQUEST_METRICS", switch)],
         )?;
         let addr = stack.app.host.addr;
-        let api = Api::new(addr)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("async runtime")?;
-        let admin = runtime.block_on(api.sign_in_admin(&stack.admin_bootstrap_token))?;
+        let (api, runtime, admin) = stack.signed_in_admin()?;
         let id = runtime.block_on(api.create_product(&admin, "Metered lamp", 10))?;
         let path = format!("/api/catalog/{id}");
         // Once to fill the cache; the load reads the cached copy.
