@@ -129,19 +129,11 @@ const GET: RouteDoc = RouteDoc {
     ..RouteDoc::BASE
 };
 
-/// Whether the caller asked for the current answer only
-/// (`Cache-Control: no-cache`, as orders does to price an order): no
-/// cached copy, fresh or stale, is served then.
-fn wants_current(req: &Request) -> bool {
-    req.header("cache-control").is_some_and(|v| {
-        v.split(',')
-            .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
-    })
-}
-
 fn get(req: &Request, ctx: &Context) -> Result<Response, ApiError> {
     let id = req.id("id")?;
-    let cache = if wants_current(req) {
+    // The current answer only (`Cache-Control: no-cache`, as orders asks
+    // to price an order): no cached copy, fresh or stale, is served then.
+    let cache = if req.no_cache() {
         None
     } else {
         ctx.cache_redis_if_up()

@@ -380,10 +380,7 @@ async fn proxied(
     path: String,
     token: Token,
 ) -> Result<Response, ApiError> {
-    let read = if req
-        .header("cache-control")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
-    {
+    let read = if req.no_cache() {
         cache::Read::Revalidate
     } else {
         cache::Read::Cached

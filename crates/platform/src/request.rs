@@ -154,6 +154,15 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the client sent `Cache-Control: no-cache`: it wants the
+    /// origin's current answer, not a cached copy.
+    pub fn no_cache(&self) -> bool {
+        self.header("cache-control").is_some_and(|v| {
+            v.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+        })
+    }
+
     /// A decoded query parameter.
     pub fn query_param(&self, name: &str) -> Option<String> {
         form_urlencoded::parse(self.query.as_bytes())
@@ -269,6 +278,17 @@ mod tests {
             &[("Content-Type", "application/json")],
             body.as_bytes(),
         )
+    }
+
+    #[test]
+    fn no_cache_is_one_directive_among_others() {
+        let with = |value: &str| {
+            Request::new(Method::Get, "/x", &[("Cache-Control", value)], b"").no_cache()
+        };
+        assert!(with("no-cache"));
+        assert!(with("max-age=0, No-Cache"));
+        assert!(!with("no-cache-please"));
+        assert!(!post("{}").no_cache());
     }
 
     #[test]
